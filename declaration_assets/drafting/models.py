@@ -1,0 +1,67 @@
+"""The draft declaration's structure: sections by legal element, exhibits, citations."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Exhibit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    letter: str  # A, B, C ... in the case's document order
+    document: str  # file name of the PDF
+    title: str
+    pages: int
+
+
+class Citation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    exhibit: str
+    page: int
+
+    def label(self) -> str:
+        return f"[Ex. {self.exhibit}, p. {self.page}]"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="introduction | element | closing")
+    element_id: str | None = None
+    title: str
+    paragraphs: list[str]
+    evidence_chunk_ids: list[str] = Field(default_factory=list)
+    evidence_dropped: int = 0
+    deployment: str | None = None
+
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+class Draft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str
+    model_config_name: str
+    case_type: str
+    declarant_name: str
+    language: str
+    sections: list[Section]
+    exhibits: list[Exhibit]
+    prompt_version: str
+
+    def element_sections(self) -> list[Section]:
+        return [s for s in self.sections if s.kind == "element"]
+
+    def section_for(self, element_id: str) -> Section | None:
+        return next((s for s in self.sections if s.element_id == element_id), None)
+
+    def markdown(self) -> str:
+        lines = [f"# Declaration of {self.declarant_name}", ""]
+        for s in self.sections:
+            lines += [f"## {s.title}", ""]
+            for p in s.paragraphs:
+                lines += [p, ""]
+        lines += ["## Exhibit List", ""]
+        lines += [f"- Exhibit {e.letter}: {e.title} ({e.document}, {e.pages} pp.)" for e in self.exhibits]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def word_count(self) -> int:
+        return sum(len(s.text().split()) for s in self.sections)

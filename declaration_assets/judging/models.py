@@ -1,0 +1,49 @@
+"""Judge answers and their aggregation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CRITERIA = ("supported_by_evidence", "legally_sufficient", "consistent", "first_person_voice")
+
+
+class RubricAnswer(BaseModel):
+    """What a judge must answer, as JSON. Validated strictly; anything else is retried, then unscorable."""
+
+    model_config = ConfigDict(extra="forbid")
+    supported_by_evidence: int = Field(ge=1, le=5)
+    legally_sufficient: int = Field(ge=1, le=5)
+    consistent: int = Field(ge=1, le=5)
+    first_person_voice: int = Field(ge=1, le=5)
+    reasons: str = Field(min_length=1)
+
+
+class ElementScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    judge_role: str
+    element_id: str
+    status: Literal["scored", "unscorable"]
+    scores: dict[str, int] = Field(default_factory=dict)  # criterion -> 1..5, empty when unscorable
+    reasons: str = ""
+    error: str | None = None  # why unscorable (validation errors of both attempts)
+    attempts: int = 1
+    deployment: str | None = None
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.scores.values()) / len(self.scores) if self.scores else None
+
+
+class JudgeScores(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str
+    model_config_name: str
+    judges: list[str]
+    shared_model: bool  # True when several judges run on the same underlying model
+    judge_models: dict[str, list[str]]  # judge role -> deployment/model names of its chain
+    scores: list[ElementScore]
+    mean_by_element: dict[str, float | None]  # mean over scored judges and criteria
+    agreement: dict[str, float | None]  # per element: agreement between judges (see judging.aggregate)
+    overall_agreement: float | None

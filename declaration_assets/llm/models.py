@@ -1,0 +1,121 @@
+"""The typed surface every LLM call of the project goes through.
+
+Assets build a `PromptSpec`, ask the routing resource for a *role* under a *model configuration*
+(`drafter`, `judge_1`..`judge_N`, `guard`) and get back a `Completion`. They never name a provider model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..cases.models import CaseRecord
+
+EVIDENCE_SLOT = "{evidence}"
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """A prompt whose evidence may be shrunk to fit a context window.
+
+    `user` may contain the slot `{evidence}`; `evidence` is ranked best first. When the prompt does not fit
+    the deployment's window, the lowest-ranked evidence is dropped (and the drop recorded) before anything
+    else is considered. Each evidence item is already formatted with its citation label.
+    """
+
+    system: str
+    user: str
+    evidence: tuple[str, ...] = ()
+    evidence_separator: str = "\n\n"
+    max_tokens: int = 512
+    temperature: float = 0.0
+    json_mode: bool = False
+    prompt_version: str = "v1"
+
+    def render(self, evidence: tuple[str, ...] | None = None) -> list[dict[str, str]]:
+        ev = self.evidence if evidence is None else evidence
+        user = self.user.replace(EVIDENCE_SLOT, self.evidence_separator.join(ev)) if EVIDENCE_SLOT in self.user else self.user
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is calling: goes into every call record, and (case record) drives redaction."""
+
+    case_id: str
+    asset: str
+    model_config: str
+    case_record: CaseRecord | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    role: str
+    model_config: str
+    deployment: str
+    evidence_used: int
+    evidence_dropped: int
+    records: tuple[dict[str, Any], ...] = ()
+    cached: bool = False
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+
+class LLMFailure(RuntimeError):
+    """Every deployment of a role's chain failed; the message lists each attempt's outcome."""
+
+    def __init__(self, message: str, records: tuple[dict[str, Any], ...] = ()):
+        super().__init__(message)
+        self.records = records
+
+
+class CompletionClient(Protocol):
+    """What assets depend on. `LLMRouter` (the Dagster resource) and `FakeLLM` (tests) implement it."""
+
+    def complete(self, role: str, prompt: PromptSpec, ctx: CallContext) -> Completion: ...
+
+    def judge_roles(self, model_config: str) -> list[str]: ...
+
+    def role_description(self, model_config: str, role: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class FakeLLM:
+    """A scripted model for tests: `enqueue()` answers, read `history` afterwards.
+
+    An answer may be a string, an exception instance (raised), or a callable(role, prompt) -> str.
+    When the queue is empty, `default` answers (or an AssertionError says an unexpected call happened).
+    """
+
+    judges: int = 3
+    default: Any = None
+    queue: list[Any] = field(default_factory=list)
+    history: list[tuple[str, PromptSpec, CallContext]] = field(default_factory=list)
+
+    def enqueue(self, *answers: Any) -> "FakeLLM":
+        self.queue.extend(answers)
+        return self
+
+    def complete(self, role: str, prompt: PromptSpec, ctx: CallContext) -> Completion:
+        self.history.append((role, prompt, ctx))
+        answer = self.queue.pop(0) if self.queue else self.default
+        if answer is None:
+            raise AssertionError(f"FakeLLM: unexpected call for role {role!r} with an empty queue")
+        if isinstance(answer, BaseException):
+            raise answer
+        text = answer(role, prompt) if callable(answer) else str(answer)
+        return Completion(
+            text=text, role=role, model_config=ctx.model_config, deployment="fake",
+            evidence_used=len(prompt.evidence), evidence_dropped=0,
+            records=({"role": role, "deployment": "fake", "outcome": "ok"},),
+        )
+
+    def judge_roles(self, model_config: str) -> list[str]:
+        return [f"judge_{i}" for i in range(1, self.judges + 1)]
+
+    def role_description(self, model_config: str, role: str) -> dict[str, Any]:
+        return {"role": role, "deployments": ["fake"], "models": ["fake"]}
