@@ -1,0 +1,1 @@
+"""Retrieval: structure-following chunks, cached MiniLM embeddings, a FAISS index per case."""
