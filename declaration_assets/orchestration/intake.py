@@ -1,0 +1,282 @@
+"""Case intake, as pure functions: fingerprints, completeness, validation of a drop, and the sensor cursor.
+
+A sensor tick lists every case folder of a store, then `plan_tick` decides, per case, one of:
+- wait: the folder is new or changed since the last tick and has no matching manifest (files may still be arriving);
+- submit: the folder is complete (same listing as the previous tick, or a `manifest.json` that matches) and valid,
+  and its content differs from what was last submitted: register the partition and request one ingest run;
+- reject: complete but not a valid case (empty folder, stray file, unreadable PDF, bad case.yaml): report it;
+- nothing: the listing is exactly the one already decided on.
+
+The cursor (`IntakeCursor`) remembers, per case, the listing seen at the last tick and the listing and content
+fingerprint last decided on, so a restarted daemon neither misses nor repeats a case. Run keys carry the content
+fingerprint, so even a lost cursor cannot run the same content twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pymupdf
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..cases.models import CASE_ID_PATTERN, CaseFileError
+from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseFile, CaseStorage
+
+FINGERPRINT_LEN = 16  # hex chars of sha256 kept in cursors and run keys: 64 bits, ample for one case's versions
+
+
+# ---------------------------------------------------------------------------------------------- fingerprints
+def listing_fingerprint(files: Sequence[CaseFile]) -> str:
+    """What a folder looks like right now: names, sizes and versions (mtime or ETag). Cheap: no file is read."""
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f"{f.name}\0{f.size}\0{f.version}\n".encode())
+    return h.hexdigest()[:FINGERPRINT_LEN]
+
+
+def content_fingerprint(digests: Mapping[str, str]) -> str:
+    """What a case contains: file names and sha256 digests (a touched but unchanged file keeps it)."""
+    h = hashlib.sha256()
+    for name in sorted(digests):
+        if name == MANIFEST_FILE:
+            continue  # the manifest restates the other files; a reformatted manifest is not new content
+        h.update(f"{name}\0{digests[name]}\n".encode())
+    return h.hexdigest()[:FINGERPRINT_LEN]
+
+
+def run_key(case_id: str, content_fp: str) -> str:
+    return f"{case_id}:{content_fp}"
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class Manifest(BaseModel):
+    """`manifest.json` written by an uploader once every file is in place: `{"files": [{name, size, sha256}]}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    files: tuple[ManifestEntry, ...]
+
+
+def parse_manifest(data: bytes) -> Manifest | str:
+    """The manifest, or a problem description when it is not valid JSON of the expected shape."""
+    try:
+        return Manifest.model_validate(json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"{MANIFEST_FILE}: not valid JSON ({e})"
+    except ValidationError as e:
+        return f"{MANIFEST_FILE}: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+
+
+def manifest_problems(manifest: Manifest, files: Sequence[CaseFile], sha256_of: Callable[[str], str]) -> list[str]:
+    """Empty when the folder holds exactly the manifest's files with its sizes and digests.
+
+    Digests are computed only once names and sizes match, so an upload in progress costs no reads.
+    """
+    present = {f.name: f for f in files if f.name != MANIFEST_FILE}
+    listed = {e.name: e for e in manifest.files}
+    problems = [f"{n}: listed in {MANIFEST_FILE} but missing" for n in sorted(listed.keys() - present.keys())]
+    problems += [f"{n}: present but not listed in {MANIFEST_FILE}" for n in sorted(present.keys() - listed.keys())]
+    problems += [
+        f"{n}: size {present[n].size} differs from {MANIFEST_FILE} ({listed[n].size})"
+        for n in sorted(listed.keys() & present.keys())
+        if present[n].size != listed[n].size
+    ]
+    if problems:
+        return problems
+    return [
+        f"{n}: sha256 differs from {MANIFEST_FILE}" for n in sorted(listed) if sha256_of(n).lower() != listed[n].sha256.lower()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class Inspection:
+    """The result of reading a complete case folder: problems (empty when valid) and its content fingerprint."""
+
+    problems: tuple[str, ...]
+    content_fp: str
+    pdfs: tuple[str, ...] = ()
+    case_type: str | None = None
+
+
+def pdf_problem(name: str, data: bytes) -> str | None:
+    """Why a PDF cannot be used as evidence, or None. Opens it with PyMuPDF (the extractor's own library)."""
+    if not data:
+        return f"{name}: empty file"
+    try:
+        with pymupdf.open(stream=data, filetype="pdf") as doc:
+            if doc.needs_pass:
+                return f"{name}: encrypted PDF (password required)"
+            if doc.page_count == 0:
+                return f"{name}: PDF has no pages"
+            doc.load_page(0)
+    except Exception as e:  # PyMuPDF raises several types (FileDataError, RuntimeError, ValueError) for damage
+        return f"{name}: unreadable PDF ({type(e).__name__}: {e})"
+    return None
+
+
+def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) -> Inspection:
+    """Read a complete case folder once and say whether it is a valid case. Never raises for a bad drop."""
+    problems: list[str] = []
+    digests: dict[str, str] = {}
+    if not CASE_ID_PATTERN.match(case_id):
+        problems.append(f"case id {case_id!r} must be neutral, like 'vawa-0001' (never a client's name)")
+    if not files:
+        return Inspection(problems=(*problems, "empty case folder"), content_fp=content_fingerprint({}))
+    pdfs: list[str] = []
+    for f in sorted(files, key=lambda f: f.name):
+        try:
+            data = storage.read_bytes(case_id, f.name)
+        except Exception as e:  # a file deleted or unreadable between listing and reading
+            problems.append(f"{f.name}: cannot be read ({type(e).__name__}: {e})")
+            continue
+        digests[f.name] = hashlib.sha256(data).hexdigest()
+        if f.is_pdf:
+            pdfs.append(f.name)
+            if (p := pdf_problem(f.name, data)) is not None:
+                problems.append(p)
+        elif f.name not in (CASE_FILE, MANIFEST_FILE):
+            problems.append(f"{f.name}: not a PDF (a case folder holds PDFs, {CASE_FILE} and optionally {MANIFEST_FILE})")
+    if not pdfs:
+        problems.append("no PDF in the case folder")
+    case_type = None
+    try:
+        record = storage.read_case_record(case_id)
+        case_type = record.case_type.value
+        if record.case_id != case_id:
+            problems.append(f"{CASE_FILE}: case_id {record.case_id!r} does not match the folder name {case_id!r}")
+    except CaseFileError as e:
+        problems.append(str(e))
+    except Exception as e:  # storage errors reading case.yaml are a bad drop too, never a sensor crash
+        problems.append(f"{CASE_FILE}: cannot be read ({type(e).__name__}: {e})")
+    return Inspection(problems=tuple(problems), content_fp=content_fingerprint(digests), pdfs=tuple(pdfs), case_type=case_type)
+
+
+# ---------------------------------------------------------------------------------------------- cursor
+class CaseState(BaseModel):
+    """Per case: `seen` = listing at the last tick; `decided` = listing last decided on; `submitted` = content run."""
+
+    model_config = ConfigDict(extra="forbid")
+    seen: str | None = None
+    decided: str | None = None
+    status: Literal["waiting", "submitted", "rejected", "unchanged"] = "waiting"
+    submitted: str | None = None
+
+
+class IntakeCursor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    v: int = 1
+    cases: dict[str, CaseState] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, raw: str | None) -> IntakeCursor:
+        """An empty cursor for a first tick. An unreadable cursor raises: starting over silently would re-decide
+        every case (run keys would still prevent duplicate runs, but rejections would be reported again)."""
+        if not raw:
+            return cls()
+        return cls.model_validate_json(raw)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)
+
+
+# ---------------------------------------------------------------------------------------------- one tick
+@dataclass(frozen=True)
+class Submission:
+    case_id: str
+    content_fp: str
+    listing_fp: str
+    pdfs: tuple[str, ...] = ()
+    case_type: str | None = None
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.case_id, self.content_fp)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    case_id: str
+    listing_fp: str
+    problems: tuple[str, ...]
+
+
+@dataclass
+class TickPlan:
+    cursor: IntakeCursor
+    submissions: list[Submission] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # complete again, but content identical to the last run
+    deferred: list[str] = field(default_factory=list)  # complete, left for the next tick by the per-tick budget
+
+
+ManifestCheck = Callable[[str, Sequence[CaseFile]], "list[str] | None"]
+Inspector = Callable[[str, Sequence[CaseFile]], Inspection]
+
+
+def plan_tick(
+    cursor: IntakeCursor,
+    listings: Mapping[str, Sequence[CaseFile]],
+    inspect: Inspector,
+    manifest_check: ManifestCheck,
+    max_inspections: int | None = None,
+) -> TickPlan:
+    """Decide this tick for every listed case. Pure apart from the two callables, which read files.
+
+    `manifest_check(case_id, files)` returns None when the folder has no manifest, else its problems (empty = match).
+    `max_inspections` bounds the reading done in one tick; the rest stays complete and is taken next tick.
+    """
+    new = IntakeCursor(cases={})
+    plan = TickPlan(cursor=new)
+    inspected = 0
+    for case_id in sorted(listings):
+        files = listings[case_id]
+        fp = listing_fingerprint(files)
+        prev = cursor.cases.get(case_id)
+        state = prev.model_copy() if prev else CaseState()
+        new.cases[case_id] = state
+        if state.decided == fp:
+            state.seen = fp
+            continue
+        stable = state.seen == fp
+        state.seen = fp
+        has_manifest = any(f.name == MANIFEST_FILE for f in files)
+        m_problems = manifest_check(case_id, files) if has_manifest else None
+        if not (stable or m_problems == []):
+            state.status = "waiting"
+            plan.waiting.append(case_id)
+            continue
+        if max_inspections is not None and inspected >= max_inspections:
+            plan.deferred.append(case_id)
+            continue
+        inspected += 1
+        insp = inspect(case_id, files)
+        problems = tuple(m_problems or ()) + insp.problems
+        state.decided = fp
+        if problems:
+            state.status = "rejected"
+            plan.rejections.append(Rejection(case_id, fp, problems))
+        elif state.submitted == insp.content_fp:
+            state.status = "unchanged"
+            plan.unchanged.append(case_id)
+        else:
+            state.status = "submitted"
+            state.submitted = insp.content_fp
+            plan.submissions.append(Submission(case_id, insp.content_fp, fp, insp.pdfs, insp.case_type))
+    # Cases that left the store: forget the ones never run; keep the content of those that ran, so the same
+    # content coming back is recognized and not run again.
+    for case_id, prev in cursor.cases.items():
+        if case_id not in listings and prev.submitted:
+            new.cases[case_id] = CaseState(status="submitted", submitted=prev.submitted)
+    return plan

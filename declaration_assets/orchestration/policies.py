@@ -1,0 +1,47 @@
+"""Reliability settings for the LLM assets: retry policy, concurrency pools, per-asset time budget.
+
+Asset authors use them like this (no model names, no numbers inside assets):
+
+    @dg.asset(partitions_def=case_model_partitions, retry_policy=LLM_RETRY_POLICY, pool=LLM_POOL, ...)
+    def draft(context, config: LLMAssetConfig, llm: LLMRouter, ...):
+        with llm.budget(config.time_budget_s): ...
+"""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+from pydantic import Field
+
+# Retries of a whole asset step after the router has exhausted its chain (every deployment failed or the time
+# budget ran out). The router already retries single calls; these are few and slow on purpose.
+LLM_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2,
+    delay=20,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
+)
+
+# Concurrency pools: one per local model server, named `llm_<deployment>` after the routing file's deployment.
+# Limits are set per instance (dagster.yaml `concurrency.pools`, or `dagster instance concurrency set`).
+POOL_PREFIX = "llm_"
+LLM_POOL = "llm_embedded"  # the packaged embedded llama.cpp server
+
+
+def llm_pool(deployment: str) -> str:
+    """Pool name for a model server deployment: `llm_<deployment>` with non [a-z0-9_] characters as `_`."""
+    name = re.sub(r"[^a-z0-9_]+", "_", deployment.strip().lower()).strip("_")
+    if not name:
+        raise ValueError(f"deployment name {deployment!r} gives an empty pool name")
+    return POOL_PREFIX + name
+
+
+class LLMAssetConfig(dg.Config):
+    """Run-time options of an LLM asset (editable in the launchpad)."""
+
+    time_budget_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Wall-clock budget for all LLM calls of this asset step; the router stops calling when it runs out.",
+    )

@@ -1,0 +1,159 @@
+"""Sensors: case folders in the local inbox or under an S3 prefix start ingest runs; a finished ingest run starts
+the declaration run of its case for the `default` model configuration. Decisions are made in `intake.py`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import dagster as dg
+
+from .. import settings
+from ..cases.storage import MANIFEST_FILE, CaseFile, CaseStorage, LocalCaseStorage
+from ..llm.routing_file import default_model_config
+from ..partitions import CASES
+from . import intake
+from .jobs import (
+    DECLARATION_JOB,
+    FINGERPRINT_TAG,
+    INGEST_ASSETS,
+    INGEST_RUN_TAG,
+    SOURCE_TAG,
+    declaration_job,
+    declaration_partition_key,
+    ingest_job,
+)
+
+SENSOR_INTERVAL_S = int(os.environ.get("DECLARATION_SENSOR_INTERVAL_S", "30"))
+# Bounds the files read in one tick (validation reads every file of a complete case once).
+MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "2000"))
+PARTITION_TAG = "dagster/partition"
+
+
+def snapshot(storage: CaseStorage) -> dict[str, list[CaseFile]]:
+    """Every case folder's files. Stores that can list everything in one pass (S3) expose `list_all_files`."""
+    list_all = getattr(storage, "list_all_files", None)
+    if callable(list_all):
+        return list_all()
+    out: dict[str, list[CaseFile]] = {}
+    for case_id in storage.list_case_ids():
+        try:
+            out[case_id] = storage.list_files(case_id)
+        except FileNotFoundError:  # removed between the two listings
+            continue
+    return out
+
+
+def manifest_check(storage: CaseStorage):
+    def check(case_id: str, files: Sequence[CaseFile]) -> list[str] | None:
+        if not any(f.name == MANIFEST_FILE for f in files):
+            return None
+        parsed = intake.parse_manifest(storage.read_bytes(case_id, MANIFEST_FILE))
+        if isinstance(parsed, str):
+            return [parsed]
+        return intake.manifest_problems(parsed, files, lambda name: storage.sha256(case_id, name))
+
+    return check
+
+
+def rejection_event(rejection: intake.Rejection, source: str) -> dg.AssetObservation:
+    """Recorded on the case's `extracted_text` partition, so the UI shows why a drop did not run."""
+    return dg.AssetObservation(
+        asset_key=dg.AssetKey(INGEST_ASSETS[0]),
+        partition=rejection.case_id,
+        metadata={
+            "intake_status": "rejected",
+            "intake_source": source,
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in rejection.problems)),
+            "listing_fingerprint": rejection.listing_fp,
+        },
+    )
+
+
+def intake_tick(
+    context: dg.SensorEvaluationContext, storage: CaseStorage, source: str, max_inspections: int | None = None
+) -> dg.SensorResult:
+    cursor = intake.IntakeCursor.load(context.cursor)
+    plan = intake.plan_tick(
+        cursor,
+        snapshot(storage),
+        inspect=lambda case_id, files: intake.inspect_case(storage, case_id, files),
+        manifest_check=manifest_check(storage),
+        max_inspections=MAX_INSPECTIONS_PER_TICK if max_inspections is None else max_inspections,
+    )
+    for r in plan.rejections:
+        context.log.warning(f"case {r.case_id} rejected ({source}): " + "; ".join(r.problems))
+    registered = set(context.instance.get_dynamic_partitions(CASES))
+    new_cases = [s.case_id for s in plan.submissions if s.case_id not in registered]
+    run_requests = [
+        dg.RunRequest(
+            run_key=s.run_key,
+            partition_key=s.case_id,
+            tags={FINGERPRINT_TAG: s.content_fp, SOURCE_TAG: source},
+        )
+        for s in plan.submissions
+    ]
+    context.log.info(
+        f"{source}: {len(plan.submissions)} submitted, {len(plan.rejections)} rejected, {len(plan.waiting)} waiting, "
+        f"{len(plan.unchanged)} unchanged, {len(plan.deferred)} deferred"
+    )
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(CASES, new_cases)] if new_cases else [],
+        asset_events=[rejection_event(r, source) for r in plan.rejections],
+        cursor=plan.cursor.dump(),
+    )
+
+
+@dg.sensor(
+    name="inbox_sensor",
+    job=ingest_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers complete case folders dropped into the local inbox and starts their ingest runs.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    return intake_tick(context, LocalCaseStorage(roots=[str(settings.INBOX_DIR)]), source="inbox")
+
+
+@dg.sensor(
+    name="s3_inbox_sensor",
+    job=ingest_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers complete case folders under the S3 case prefix and starts their ingest runs.",
+)
+def s3_inbox_sensor(context: dg.SensorEvaluationContext, case_storage: CaseStorage) -> dg.SensorResult:
+    return intake_tick(context, case_storage, source="s3")
+
+
+def declaration_request(run_tags: dict[str, str], ingest_run_id: str, model_config: str) -> dg.RunRequest | None:
+    """The declaration run that follows a successful single-case ingest run, or None (e.g. a range backfill)."""
+    case_id = run_tags.get(PARTITION_TAG)
+    if not case_id:
+        return None
+    tags = {INGEST_RUN_TAG: ingest_run_id, SOURCE_TAG: run_tags.get(SOURCE_TAG, "ingest")}
+    if fp := run_tags.get(FINGERPRINT_TAG):
+        tags[FINGERPRINT_TAG] = fp
+    return dg.RunRequest(
+        run_key=f"{case_id}|{model_config}|{ingest_run_id}",
+        partition_key=declaration_partition_key(case_id, model_config),
+        tags=tags,
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="declaration_after_ingest",
+    monitored_jobs=[ingest_job],
+    request_job=declaration_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"When an ingest run succeeds, runs {DECLARATION_JOB} for its case and the default model configuration.",
+)
+def declaration_after_ingest(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    request = declaration_request(dict(run.tags), run.run_id, default_model_config())
+    if request is None:
+        return dg.SkipReason(f"ingest run {run.run_id} has no single case partition; nothing to follow")
+    return request
