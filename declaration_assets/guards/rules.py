@@ -1,0 +1,369 @@
+"""Deterministic guard rules: what no model can be trusted with.
+
+Every rule is a pure function `(draft, facts, ...) -> list[Finding]`; `run_guards` applies them all.
+- names, dates, addresses, phones and ID numbers in the text occur in the case record;
+- each required legal element has a section with at least one citation, and every citation points to an
+  exhibit and page that exist;
+- no placeholder or template token leaks;
+- the length is within the case type's bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from ..drafting.models import Draft, Section
+from .facts import (
+    ADDRESS_RE,
+    PHONE_RE,
+    CaseFacts,
+    alnum,
+    contains_phrase,
+    digits,
+    find_dates,
+    find_ids,
+    fold,
+    normalise_address,
+)
+from .models import Finding, GuardReport, Span
+
+# --- walking the draft -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    section_index: int
+    paragraph_index: int
+    section_key: str
+    text: str
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(section=self.section_index, paragraph=self.paragraph_index, start=start, end=end,
+                    text=self.text[start:end])
+
+
+def section_key(section: Section) -> str:
+    return section.element_id or section.title
+
+
+def paragraphs(draft: Draft) -> Iterator[Paragraph]:
+    for si, s in enumerate(draft.sections):
+        for pi, text in enumerate(s.paragraphs):
+            yield Paragraph(si, pi, section_key(s), text)
+
+
+def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
+    a, b = max(0, start - width), min(len(text), end + width)
+    return ("..." if a else "") + text[a:b].replace("\n", " ") + ("..." if b < len(text) else "")
+
+
+# --- citations -------------------------------------------------------------------------------------------------
+
+CITATION_BLOCK_RE = re.compile(r"\[\s*Ex(?:hibit|\.)?\s[^\]]*\]", re.I)
+CITATION_PART_RE = re.compile(r"^\s*(?:Ex(?:hibit|\.)?\s*)?([A-Z]{1,2})\s*,\s*pp?\.\s*(\d+)(?:\s*[-–]\s*(\d+))?\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class CitationMention:
+    start: int
+    end: int
+    exhibit: str | None
+    pages: tuple[int, ...]
+    text: str
+
+    @property
+    def well_formed(self) -> bool:
+        return self.exhibit is not None and bool(self.pages)
+
+
+def find_citations(text: str) -> list[CitationMention]:
+    """`[Ex. B, p. 2]`, `[Ex. B, pp. 2-3]` and `[Ex. B, p. 2; Ex. C, p. 1]`; anything else in `[Ex...]` is malformed."""
+    out: list[CitationMention] = []
+    for m in CITATION_BLOCK_RE.finditer(text):
+        inner = m.group(0)[1:-1]
+        for part in inner.split(";"):
+            pm = CITATION_PART_RE.match(part)
+            if pm:
+                first = int(pm.group(2))
+                last = int(pm.group(3)) if pm.group(3) else first
+                pages = tuple(range(first, last + 1)) if first <= last and last - first < 50 else (first, last)
+                out.append(CitationMention(m.start(), m.end(), pm.group(1).upper(), pages, m.group(0)))
+            else:
+                out.append(CitationMention(m.start(), m.end(), None, (), m.group(0)))
+    return out
+
+
+def _citation_ok(c: CitationMention, facts: CaseFacts) -> bool:
+    return c.well_formed and c.exhibit in facts.exhibits and all(1 <= p <= facts.exhibits[c.exhibit] for p in c.pages)
+
+
+def check_citations(draft: Draft, facts: CaseFacts) -> list[Finding]:
+    """Every citation names a known exhibit and a page within that exhibit's page count."""
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        for c in find_citations(para.text):
+            span = para.span(c.start, c.end)
+            if not c.well_formed:
+                out.append(Finding(rule="malformed_citation", severity="warning", section_key=para.section_key,
+                                   evidence=span, message=f"citation {c.text!r} is not of the form [Ex. B, p. 2]"))
+            elif c.exhibit not in facts.exhibits:
+                known = ", ".join(sorted(facts.exhibits)) or "none"
+                out.append(Finding(rule="unknown_exhibit", severity="serious", section_key=para.section_key,
+                                   evidence=span, message=f"{c.text} cites exhibit {c.exhibit}, which does not exist (known: {known})"))
+            elif not all(1 <= p <= facts.exhibits[c.exhibit] for p in c.pages):
+                out.append(Finding(rule="page_out_of_range", severity="serious", section_key=para.section_key,
+                                   evidence=span, message=f"{c.text} cites a page beyond exhibit {c.exhibit}'s "
+                                                          f"{facts.exhibits[c.exhibit]} page(s)"))
+    return out
+
+
+def check_elements(draft: Draft, facts: CaseFacts, required: Sequence[tuple[str, str]]) -> list[Finding]:
+    """Each required element (id, title) has a non-empty section with at least one valid citation; element
+    paragraphs without any citation are warned about (every fact must cite its evidence)."""
+    out: list[Finding] = []
+    for element_id, title in required:
+        s = draft.section_for(element_id)
+        if s is None:
+            out.append(Finding(rule="missing_element", severity="serious", section_key=element_id,
+                               message=f"no section for the required element {title!r} ({element_id})"))
+            continue
+        if not s.text().strip():
+            out.append(Finding(rule="empty_element", severity="serious", section_key=element_id,
+                               message=f"the section {title!r} is empty"))
+            continue
+        if not any(_citation_ok(c, facts) for c in find_citations(s.text())):
+            out.append(Finding(rule="element_without_citation", severity="serious", section_key=element_id,
+                               message=f"the section {title!r} cites no existing exhibit page"))
+    for para in paragraphs(draft):
+        s = draft.sections[para.section_index]
+        if s.kind == "element" and para.text.strip() and not find_citations(para.text):
+            out.append(Finding(rule="uncited_paragraph", severity="warning", section_key=para.section_key,
+                               evidence=para.span(0, min(len(para.text), 80)),
+                               message=f"paragraph {para.paragraph_index + 1} of {s.title!r} cites no evidence"))
+    return out
+
+
+# --- placeholders ----------------------------------------------------------------------------------------------
+
+PLACEHOLDER_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("double_braces", re.compile(r"\{\{.*?\}\}", re.S)),
+    ("double_brackets", re.compile(r"\[\[.*?\]\]", re.S)),
+    ("brace_slot", re.compile(r"\{\s*[A-Za-z_][\w .-]{0,40}\}")),
+    ("insert_instruction", re.compile(r"\[\s*(?:insert|add|fill in|enter)\b[^\]]*\]", re.I)),
+    ("bracket_token", re.compile(r"\[[A-Z][A-Z0-9_ ]{1,40}\]")),  # [NAME], [PERSON_1], [DATE OF BIRTH]
+    ("angle_token", re.compile(r"<\s*[A-Z][A-Z0-9_]{1,40}\s*>")),  # <PERSON_1>
+    ("marker", re.compile(r"\b(?:TODO|TBD|FIXME|XX+)\b")),
+    ("lorem_ipsum", re.compile(r"lorem ipsum", re.I)),
+]
+
+
+def check_placeholders(draft: Draft) -> list[Finding]:
+    """No template slot, redaction placeholder or editing marker leaks into the declaration."""
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        taken: list[tuple[int, int]] = []
+        for kind, pat in PLACEHOLDER_PATTERNS:
+            for m in pat.finditer(para.text):
+                if any(not (m.end() <= a or m.start() >= b) for a, b in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                out.append(Finding(rule="placeholder", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(m.start(), m.end()),
+                                   message=f"placeholder {m.group(0)!r} ({kind}) left in the text"))
+    return out
+
+
+# --- facts: dates, phones, addresses, IDs ---------------------------------------------------------------------
+
+
+def check_dates(draft: Draft, facts: CaseFacts) -> list[Finding]:
+    """Full dates must be dates of the record (in any format); month-and-year mentions a month of the record."""
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        for d in find_dates(para.text):
+            if d.days and not (d.days & facts.days):
+                out.append(Finding(rule="date_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(d.start, d.end),
+                                   message=f"the date {d.text!r} occurs nowhere in the case record"))
+            elif d.month and d.month not in facts.months:
+                out.append(Finding(rule="month_not_in_record", severity="warning", section_key=para.section_key,
+                                   evidence=para.span(d.start, d.end),
+                                   message=f"no date of the case record falls in {d.text!r}"))
+    return out
+
+
+def _mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
+
+
+def check_numbers(draft: Draft, facts: CaseFacts) -> list[Finding]:
+    """Phones, street addresses and ID numbers (A-numbers, passports, case numbers) must be in the record."""
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        text = para.text
+        skip = [(c.start, c.end) for c in find_citations(text)] + [(d.start, d.end) for d in find_dates(text)]
+        masked = _mask(text, skip)
+        for m in PHONE_RE.finditer(masked):
+            if digits(m.group(0))[-10:] not in facts.phones:
+                out.append(Finding(rule="phone_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(m.start(), m.end()),
+                                   message=f"the phone number {m.group(0).strip()!r} is not in the case record"))
+            skip.append((m.start(), m.end()))
+        for m in ADDRESS_RE.finditer(masked):
+            if normalise_address(m.group(0)) not in facts.address_text:
+                out.append(Finding(rule="address_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(m.start(), m.end()),
+                                   message=f"the address {m.group(0).strip()!r} is not in the case record"))
+            skip.append((m.start(), m.end()))
+        for m in find_ids(_mask(text, skip)):
+            token = m.group(0).strip()
+            if alnum(token) not in facts.ids and digits(token) not in facts.id_digits:
+                out.append(Finding(rule="number_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(m.start(), m.end()),
+                                   message=f"the number {token!r} is not in the case record"))
+    return out
+
+
+# --- names -----------------------------------------------------------------------------------------------------
+
+# Capitalised words that are not names: sentence starters, titles, legal and immigration vocabulary, months and
+# days. Places and organisations need no list: they pass when the record mentions them.
+ALLOWED_WORDS = frozenset(fold(w) for w in """
+i me my mine we our us you your he him his she her they them their it its this that these those there here then
+the a an and or but if when while after before during because since until as at in on of for to from with without
+by into about over under between through once later soon also still even so yet both each every all some any no
+not never always only just one two three four five six seven eight nine ten first second third last next
+what which who whom whose why how where yes dear
+mr mrs ms miss dr doctor officer detective sergeant deputy judge justice reverend pastor father sister brother
+mother aunt uncle cousin grandmother grandfather don dona señor señora senor senora lic licenciado licenciada
+attorney counsel honorable hon agent inspector captain lieutenant sheriff nurse
+declaration declarant exhibit exhibits page pages section part form forms petition self petitioner
+united states america u s usa us uscis dhs ice cbp fbi hsi department homeland security citizenship immigration
+services service court county district state city police report order protective protection temporary
+statement certificate certified marriage birth death divorce decree lease bank statement notice receipt approval
+law enforcement certification supplement trafficking victim victims severe physical presence compliance reasonable
+requests extreme hardship removal battery cruelty good faith moral character residence abuser qualifying
+relationship abuse vawa t visa visas act violence against women cfr ina policy manual volume vol chapter
+penalty perjury laws true correct signature date signed translation translator interpreter english spanish
+introduction conclusion background closing summary
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
+enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre
+lunes martes miercoles jueves viernes sabado domingo
+god lord christmas easter thanksgiving nochebuena navidad
+""".split())
+
+CONNECTORS = frozenset({"de", "del", "la", "las", "los", "y", "van", "von", "da", "dos", "di", "le"})
+_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+
+
+@dataclass(frozen=True)
+class NameMention:
+    start: int
+    end: int
+    text: str
+    tokens: tuple[str, ...]  # folded name-like tokens (allow-listed words removed)
+
+
+def _is_capitalised(token: str) -> bool:
+    return token[0].isupper()
+
+
+def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[NameMention]:
+    """Runs of two or more capitalised words (Spanish connectors allowed inside) that are not all common words.
+
+    A word also counts as common when the record itself uses it in lower case.
+    """
+    common = ALLOWED_WORDS | (facts.lowercase_words if facts else set())
+    toks = list(_TOKEN_RE.finditer(text))
+    out: list[NameMention] = []
+    run: list[re.Match[str]] = []
+
+    def flush() -> None:
+        while run and (not _is_capitalised(run[-1].group(0))):
+            run.pop()
+        name_like = [m for m in run if _is_capitalised(m.group(0)) and fold(m.group(0)) not in common]
+        if len(name_like) >= 2:
+            first, last = name_like[0], name_like[-1]
+            out.append(NameMention(first.start(), last.end(), text[first.start():last.end()],
+                                   tuple(fold(m.group(0)) for m in name_like)))
+        run.clear()
+
+    for m in toks:
+        tok = m.group(0)
+        if run:
+            gap = text[run[-1].end():m.start()]
+            prev = run[-1].group(0)
+            joined = gap == " " or (gap == ". " and len(prev) == 1)
+            if not joined:
+                flush()
+        if _is_capitalised(tok) or (run and tok in CONNECTORS):
+            run.append(m)
+        else:
+            flush()
+    flush()
+    return out
+
+
+def check_names(draft: Draft, facts: CaseFacts) -> list[Finding]:
+    """A capitalised multi-word name must occur in the record (as written, or as parts of one party's names).
+
+    Serious when a word of it occurs nowhere in the record (an invented person or place); a warning when
+    every word is known but never in that combination.
+    """
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        addresses = [(m.start(), m.end()) for m in ADDRESS_RE.finditer(para.text)]  # the address rule's business
+        for n in find_name_candidates(para.text, facts):
+            if any(a <= n.start < b for a, b in addresses):
+                continue
+            if contains_phrase(facts.text, n.text):
+                continue
+            if any(set(n.tokens) <= party for party in facts.party_name_tokens):
+                continue
+            unknown = [t for t in n.tokens if t not in facts.vocabulary]
+            if unknown:
+                out.append(Finding(rule="name_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(n.start, n.end),
+                                   message=f"{n.text!r} is not in the case record (unknown: {', '.join(unknown)})"))
+            else:
+                out.append(Finding(rule="name_combination_not_in_record", severity="warning",
+                                   section_key=para.section_key, evidence=para.span(n.start, n.end),
+                                   message=f"{n.text!r} does not occur in the case record as written"))
+    return out
+
+
+# --- length ----------------------------------------------------------------------------------------------------
+
+
+def check_length(draft: Draft, bounds: tuple[int, int]) -> list[Finding]:
+    lo, hi = bounds
+    n = draft.word_count()
+    if n < lo:
+        return [Finding(rule="too_short", severity="serious", message=f"{n} words; a {draft.case_type} declaration needs at least {lo}")]
+    if n > hi:
+        return [Finding(rule="too_long", severity="serious", message=f"{n} words; a {draft.case_type} declaration allows at most {hi}")]
+    return []
+
+
+# --- all rules -------------------------------------------------------------------------------------------------
+
+
+def run_guards(
+    draft: Draft, facts: CaseFacts, required: Sequence[tuple[str, str]], bounds: tuple[int, int]
+) -> GuardReport:
+    findings = (
+        check_elements(draft, facts, required)
+        + check_citations(draft, facts)
+        + check_placeholders(draft)
+        + check_dates(draft, facts)
+        + check_numbers(draft, facts)
+        + check_names(draft, facts)
+        + check_length(draft, bounds)
+    )
+    return GuardReport(findings=findings, word_count=draft.word_count())
