@@ -1,0 +1,757 @@
+"""Real HTTP model servers that misbehave on purpose.
+
+Each server listens on 127.0.0.1 (port 0, the bound port is reported), runs in a daemon thread and speaks a
+provider's wire protocol closely enough for litellm to drive it: an OpenAI-compatible server (llama.cpp,
+OpenAI and OpenRouter flavours), an Ollama server and a Bedrock Converse endpoint. A fault mode is chosen per
+request from a schedule that can be changed while the server runs:
+
+    with OpenAIFaultServer(latency=Latency(first_token_s=0.05, gap_s=0.01, tokens=20)) as server:
+        server.set_schedule(Weighted({Mode.HANG: 0.4, Mode.STALL: 0.1}, seed=7))
+        ...  # call f"{server.base_url}/v1"
+        assert server.requests[-1].outcome == "client_disconnected"
+
+Every request is recorded (path, headers, JSON body, time received, mode, how it ended). Every wait inside a
+handler is bounded: it ends when the server closes or the client goes away, so `close()` never blocks on a
+hung client.
+
+The servers are built on the standard library's `ThreadingHTTPServer` rather than an ASGI stack on purpose:
+the faults (drop the socket without a response, stall mid-body, notice a client disconnect while silent) need
+direct control of the socket, which ASGI servers hide.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+import re
+import select
+import socket
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Protocol
+from urllib.parse import unquote, urlsplit
+
+__all__ = [
+    "Mode",
+    "Latency",
+    "Always",
+    "InOrder",
+    "Weighted",
+    "RequestRecord",
+    "FaultServer",
+    "OpenAIFaultServer",
+    "tokenize",
+    "count_tokens",
+    "prompt_tokens",
+]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fault modes and schedules
+
+
+class Mode(str, enum.Enum):
+    HEALTHY = "healthy"  # answer with the configured latency
+    HANG = "hang"  # read the request, never send a byte until the server closes or the client leaves
+    STALL = "stall"  # send headers and a few chunks, then go silent
+    TRICKLE = "trickle"  # one token every `trickle_interval_s`
+    HTTP_429 = "http_429"  # rate limited, with Retry-After
+    HTTP_500 = "http_500"
+    HTTP_503 = "http_503"
+    DROP = "drop"  # close the socket without any response
+    MALFORMED = "malformed"  # 200 with a broken JSON body / a broken SSE or NDJSON chunk
+    CONTEXT_OVERFLOW = "context_overflow"  # the provider's real "prompt exceeds the context" answer
+
+
+class Schedule(Protocol):
+    def next_mode(self) -> Mode: ...
+
+
+@dataclass
+class Always:
+    mode: Mode = Mode.HEALTHY
+
+    def next_mode(self) -> Mode:
+        return self.mode
+
+
+@dataclass
+class InOrder:
+    """Modes consumed one per request, in order; `then` once the list is used up."""
+
+    modes: list[Mode]
+    then: Mode = Mode.HEALTHY
+
+    def __post_init__(self) -> None:
+        self._pending = list(self.modes)
+
+    def next_mode(self) -> Mode:
+        return self._pending.pop(0) if self._pending else self.then
+
+
+@dataclass
+class Weighted:
+    """Each request independently: `mode` with its probability (e.g. {HANG: 0.4, STALL: 0.1}), else `otherwise`.
+
+    Seeded, so a run is reproducible.
+    """
+
+    weights: dict[Mode, float]
+    seed: int = 0
+    otherwise: Mode = Mode.HEALTHY
+
+    def __post_init__(self) -> None:
+        if sum(self.weights.values()) > 1.0 + 1e-9:
+            raise ValueError("fault probabilities add up to more than 1")
+        self._rng = random.Random(self.seed)
+
+    def next_mode(self) -> Mode:
+        draw = self._rng.random()
+        acc = 0.0
+        for mode, p in self.weights.items():
+            acc += p
+            if draw < acc:
+                return mode
+        return self.otherwise
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Healthy timing: delay before the first token, gap between tokens, answer length (default reply)."""
+
+    first_token_s: float = 0.0
+    gap_s: float = 0.0
+    tokens: int = 8
+    jitter_s: float = 0.0  # uniform [0, jitter_s) added to each delay (seeded per server)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A deterministic toy tokenizer: every whitespace-separated word is split into pieces of at most 4 characters.
+# Streams send exactly these pieces, so streamed chunks, usage counts and /tokenize always agree.
+
+_WORD = re.compile(r"\s*\S+")
+
+
+def tokenize(text: str) -> list[str]:
+    pieces: list[str] = []
+    for match in _WORD.finditer(text):
+        segment = match.group(0)
+        stripped = segment.lstrip()
+        lead = segment[: len(segment) - len(stripped)]
+        parts = [stripped[i : i + 4] for i in range(0, len(stripped), 4)]
+        parts[0] = lead + parts[0]
+        pieces.extend(parts)
+    return pieces
+
+
+def token_ids(text: str) -> list[int]:
+    return [zlib.crc32(p.encode("utf-8")) % 50_000 for p in tokenize(text)]
+
+
+def count_tokens(text: str) -> int:
+    return len(tokenize(text))
+
+
+MESSAGE_OVERHEAD_TOKENS = 4  # per chat message, like a chat template's role markers
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts / Bedrock content blocks
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def prompt_tokens(messages: Iterable[dict[str, Any]]) -> int:
+    """The prompt size the servers assume for a list of chat messages."""
+    return sum(count_tokens(_content_text(m.get("content"))) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass
+class RequestRecord:
+    index: int
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or None
+    received_at: float  # time.monotonic()
+    mode: Mode | None = None  # None: a path the schedule does not apply to
+    stream: bool = False
+    status: int | None = None
+    chunks_sent: int = 0
+    outcome: str | None = None  # completed | http_error | dropped | malformed | client_disconnected | server_closed
+    ended_at: float | None = None
+    prompt_tokens: int = 0
+    truncated: bool = False  # Ollama: the prompt exceeded num_ctx
+    first_byte_at: float | None = None
+    _done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.received_at
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Ollama request options (num_ctx, num_predict, temperature...)."""
+        return dict((self.body or {}).get("options") or {}) if isinstance(self.body, dict) else {}
+
+    @property
+    def num_ctx(self) -> int | None:
+        value = self.options.get("num_ctx")
+        return None if value is None else int(value)
+
+    def wait_done(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+
+# Outcomes
+COMPLETED = "completed"
+HTTP_ERROR = "http_error"
+DROPPED = "dropped"
+MALFORMED = "malformed"
+CLIENT_DISCONNECTED = "client_disconnected"
+SERVER_CLOSED = "server_closed"
+
+
+class _Interrupted(Exception):
+    """A bounded wait ended early: the server closed or the client went away."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Server base
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], owner: "FaultServer"):
+        self.owner = owner
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, add=False)
+
+    def do_GET(self) -> None:
+        self.server.owner._dispatch(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.owner._dispatch(self, "POST")
+
+    def do_DELETE(self) -> None:
+        self.server.owner._dispatch(self, "DELETE")
+
+
+class Exchange:
+    """One request being answered: bounded waits, status/JSON replies, chunked streaming, faults."""
+
+    def __init__(self, owner: "FaultServer", handler: _Handler, record: RequestRecord):
+        self.owner = owner
+        self.h = handler
+        self.record = record
+        self._chunked = False
+
+    # -- waiting
+    def pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`; raise _Interrupted if the server closes or the client disconnects first."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        sock = self.h.connection
+        while True:
+            if self.owner._stopping.is_set():
+                raise _Interrupted(SERVER_CLOSED)
+            if _peer_gone(sock):
+                raise _Interrupted(CLIENT_DISCONNECTED)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.owner._stopping.wait(min(0.02, left))
+
+    def hang(self) -> None:
+        self.pause(float("inf"))
+
+    # -- writing
+    def _write(self, data: bytes) -> None:
+        try:
+            self.h.wfile.write(data)
+            self.h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            raise _Interrupted(CLIENT_DISCONNECTED) from exc
+        if self.record.first_byte_at is None:
+            self.record.first_byte_at = time.monotonic()
+
+    def start(self, status: int, content_type: str, headers: dict[str, str] | None = None, length: int | None = None) -> None:
+        self.record.status = status
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Type: {content_type}"]
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        if length is None:
+            lines.append("Transfer-Encoding: chunked")
+            self._chunked = True
+        else:
+            lines.append(f"Content-Length: {length}")
+        self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def chunk(self, data: bytes) -> None:
+        # Hand-written chunked framing: http.server has none, and we need to stop between chunks.
+        if data:
+            self._write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.record.chunks_sent += 1
+
+    def end_chunks(self) -> None:
+        self._write(b"0\r\n\r\n")
+
+    def json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.start(status, "application/json", headers, length=len(body))
+        self._write(body)
+
+    def raw(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.start(status, content_type, length=len(body))
+        self._write(body)
+
+    def drop(self) -> None:
+        """Close the connection without a byte of response (RST, like a crashed server)."""
+        sock = self.h.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.h.close_connection = True
+
+    def delay(self, base: float) -> float:
+        return base + self.owner._jitter()
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (ConnectionResetError, OSError, ValueError):
+        return True
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+Route = Callable[[Exchange], None]
+
+
+class FaultServer:
+    """Base: lifecycle, schedule, records, dispatch. Subclasses register routes in `_routes()`."""
+
+    #: paths (exact or regex) whose requests take a mode from the schedule; others always answer healthily
+    faulty_paths: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        latency: Latency = Latency(),
+        mode: Mode | Schedule = Mode.HEALTHY,
+        reply: str | Callable[[RequestRecord], str] | None = None,
+        stall_after_chunks: int = 2,
+        trickle_interval_s: float = 2.0,
+        retry_after_s: int = 1,
+        think_text: str | None = None,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+    ):
+        self.latency = latency
+        self.reply = reply
+        self.stall_after_chunks = stall_after_chunks
+        self.trickle_interval_s = trickle_interval_s
+        self.retry_after_s = retry_after_s
+        self.think_text = think_text
+        self._host = host
+        self._lock = threading.Lock()
+        self._schedule: Schedule = Always(mode) if isinstance(mode, Mode) else mode
+        self._records: list[RequestRecord] = []
+        self._rng = random.Random(seed)
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._route_table = self._routes()
+
+    # -- lifecycle
+    def start(self) -> "FaultServer":
+        if self._httpd is not None:
+            return self
+        self._httpd = _HTTPServer((self._host, 0), self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}:{self.port}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; every handler still waiting (hang, stall, trickle) ends within ~50 ms."""
+        if self._httpd is None:
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:  # wake handlers blocked on reading an idle keep-alive connection
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+
+    def __enter__(self) -> "FaultServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- faults
+    def set_mode(self, mode: Mode) -> None:
+        self.set_schedule(Always(mode))
+
+    def set_schedule(self, schedule: Schedule) -> None:
+        with self._lock:
+            self._schedule = schedule
+
+    def queue_modes(self, *modes: Mode, then: Mode = Mode.HEALTHY) -> None:
+        self.set_schedule(InOrder(list(modes), then=then))
+
+    def _next_mode(self) -> Mode:
+        with self._lock:
+            return self._schedule.next_mode()
+
+    def _jitter(self) -> float:
+        if self.latency.jitter_s <= 0:
+            return 0.0
+        with self._lock:
+            return self._rng.uniform(0, self.latency.jitter_s)
+
+    # -- records
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def requests_to(self, path_suffix: str) -> list[RequestRecord]:
+        return [r for r in self.requests if r.path.endswith(path_suffix)]
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RequestRecord]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.requests) >= n:
+                break
+            time.sleep(0.01)
+        return self.requests
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    # -- dispatch
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
+        raise NotImplementedError
+
+    def _dispatch(self, handler: _Handler, method: str) -> None:
+        path = urlsplit(handler.path).path
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with self._lock:
+            record = RequestRecord(
+                index=len(self._records), method=method, path=path,
+                headers={k.lower(): v for k, v in handler.headers.items()}, body=body,
+                received_at=time.monotonic(),
+            )
+            self._records.append(record)
+        ex = Exchange(self, handler, record)
+        try:
+            for route_method, pattern, route in self._route_table:
+                match = pattern.fullmatch(path)
+                if route_method == method and match:
+                    handler.match = match  # type: ignore[attr-defined]
+                    if any(re.fullmatch(p, path) for p in self.faulty_paths):
+                        record.mode = self._next_mode()
+                    route(ex)
+                    break
+            else:
+                ex.json(404, {"error": f"no route for {method} {path}"})
+                record.outcome = HTTP_ERROR
+            if record.outcome is None:
+                record.outcome = COMPLETED
+        except _Interrupted as stop:
+            record.outcome = record.outcome or stop.reason  # a malformed answer stays "malformed"
+            handler.close_connection = True
+        finally:
+            record.ended_at = time.monotonic()
+            record._done.set()
+
+    # -- shared helpers for generation routes
+    def reply_text(self, record: RequestRecord) -> str:
+        if callable(self.reply):
+            return self.reply(record)
+        if self.reply is not None:
+            return self.reply
+        return " ".join(f"w{i}" for i in range(self.latency.tokens))
+
+    def pieces_for(self, record: RequestRecord, max_tokens: int | None, think: bool = True) -> tuple[list[str], bool]:
+        """The answer as token pieces, and whether it was cut at max_tokens."""
+        text = self.reply_text(record)
+        if think and self.think_text:
+            text = f"<think>{self.think_text}</think> {text}"
+        pieces = tokenize(text)
+        if max_tokens is not None and 0 <= max_tokens < len(pieces):
+            return pieces[:max_tokens], True
+        return pieces, False
+
+    def stream_pieces(self, ex: Exchange, pieces: list[str], emit: Callable[[str], None]) -> None:
+        """Send pieces with the healthy or trickle timing (the mode decides), stalling if asked."""
+        mode = ex.record.mode or Mode.HEALTHY
+        for i, piece in enumerate(pieces):
+            if mode is Mode.STALL and i >= self.stall_after_chunks:
+                ex.hang()
+            if mode is Mode.TRICKLE:
+                ex.pause(self.trickle_interval_s)
+            else:
+                ex.pause(ex.delay(self.latency.first_token_s if i == 0 else self.latency.gap_s))
+            emit(piece)
+        if mode is Mode.STALL:
+            ex.hang()
+
+    def wait_like_generation(self, ex: Exchange, n_pieces: int) -> None:
+        """Non-streaming: the whole generation time passes before the answer."""
+        mode = ex.record.mode or Mode.HEALTHY
+        if mode is Mode.TRICKLE:
+            ex.pause(self.trickle_interval_s * max(1, n_pieces))
+        else:
+            ex.pause(ex.delay(self.latency.first_token_s) + self.latency.gap_s * max(0, n_pieces - 1))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# OpenAI-compatible (llama.cpp / OpenAI / OpenRouter flavours)
+
+
+class OpenAIFaultServer(FaultServer):
+    """POST /v1/chat/completions (any path ending in /chat/completions, so OpenRouter's /api/v1 works too),
+    GET /v1/models, POST /extras/tokenize {"input"} and /tokenize {"content"} -> {"tokens"}.
+
+    flavor: "llamacpp" (timings in the final chunk, llama.cpp error bodies), "openai" or "openrouter"
+    (OpenAI error bodies). With `context_window` set, a prompt that does not fit is refused with the
+    provider's real 400 answer, as is every request in Mode.CONTEXT_OVERFLOW.
+    """
+
+    faulty_paths = (r".*/chat/completions",)
+
+    def __init__(self, *, flavor: str = "llamacpp", model: str = "fault-model", context_window: int | None = None,
+                 timings: bool | None = None, **kwargs: Any):
+        if flavor not in ("llamacpp", "openai", "openrouter"):
+            raise ValueError(f"unknown flavor {flavor!r}")
+        self.flavor = flavor
+        self.model = model
+        self.context_window = context_window
+        self.timings = flavor == "llamacpp" if timings is None else timings
+        super().__init__(**kwargs)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
+        return [
+            ("POST", re.compile(r".*/chat/completions"), self._chat),
+            ("GET", re.compile(r"(/v1|/api/v1)?/models"), self._models),
+            ("POST", re.compile(r"/extras/tokenize"), self._tokenize_extras),
+            ("POST", re.compile(r"/extras/tokenize/count"), self._tokenize_count),
+            ("POST", re.compile(r"/tokenize"), self._tokenize_llamacpp),
+            ("GET", re.compile(r"/health"), lambda ex: ex.json(200, {"status": "ok"})),
+        ]
+
+    # -- simple endpoints
+    def _models(self, ex: Exchange) -> None:
+        ex.json(200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0,
+                                                  "owned_by": "fault-server"}]})
+
+    def _tokenize_extras(self, ex: Exchange) -> None:
+        ex.json(200, {"tokens": token_ids(str((ex.record.body or {}).get("input", "")))})
+
+    def _tokenize_count(self, ex: Exchange) -> None:
+        ex.json(200, {"count": count_tokens(str((ex.record.body or {}).get("input", "")))})
+
+    def _tokenize_llamacpp(self, ex: Exchange) -> None:
+        ex.json(200, {"tokens": token_ids(str((ex.record.body or {}).get("content", "")))})
+
+    # -- errors in each flavour's shape
+    def _error(self, ex: Exchange, status: int, headers: dict[str, str] | None = None) -> None:
+        if self.flavor == "llamacpp":
+            kind = {429: "unavailable_error", 500: "server_error", 503: "unavailable_error"}[status]
+            message = {429: "too many requests", 500: "internal server error", 503: "Loading model"}[status]
+            body: dict[str, Any] = {"error": {"code": status, "message": message, "type": kind}}
+        else:
+            kind = {429: "rate_limit_error", 500: "server_error", 503: "service_unavailable"}[status]
+            message = {429: "Rate limit reached for requests", 500: "The server had an error while processing your request.",
+                       503: "The engine is currently overloaded, please try again later"}[status]
+            body = {"error": {"message": message, "type": kind, "param": None,
+                              "code": "rate_limit_exceeded" if status == 429 else None}}
+        ex.json(status, body, headers)
+        ex.record.outcome = HTTP_ERROR
+
+    def _context_error(self, ex: Exchange, n_prompt: int) -> None:
+        n_ctx = self.context_window or max(1, n_prompt - 1)
+        if self.flavor == "llamacpp":
+            body: dict[str, Any] = {"error": {
+                "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": n_prompt, "n_ctx": n_ctx,
+                "message": "the request exceeds the available context size, try increasing it"}}
+        else:
+            body = {"error": {
+                "message": (f"This model's maximum context length is {n_ctx} tokens. However, your messages "
+                            f"resulted in {n_prompt} tokens. Please reduce the length of the messages."),
+                "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+        ex.json(400, body)
+        ex.record.outcome = HTTP_ERROR
+
+    # -- chat
+    def _chat(self, ex: Exchange) -> None:
+        rec = ex.record
+        body = rec.body if isinstance(rec.body, dict) else {}
+        rec.stream = bool(body.get("stream"))
+        rec.prompt_tokens = prompt_tokens(body.get("messages") or [])
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        mode = rec.mode or Mode.HEALTHY
+
+        if mode is Mode.HANG:
+            ex.hang()
+        if mode is Mode.DROP:
+            ex.drop()
+            rec.outcome = DROPPED
+            return
+        if mode in (Mode.HTTP_429, Mode.HTTP_500, Mode.HTTP_503):
+            status = int(mode.value.split("_")[1])
+            headers = {"Retry-After": str(self.retry_after_s)} if status in (429, 503) else None
+            return self._error(ex, status, headers)
+        too_long = self.context_window is not None and (
+            rec.prompt_tokens >= self.context_window if self.flavor == "llamacpp"
+            else rec.prompt_tokens + int(max_tokens or 0) > self.context_window)
+        if mode is Mode.CONTEXT_OVERFLOW or too_long:
+            return self._context_error(ex, rec.prompt_tokens)
+
+        pieces, cut = self.pieces_for(rec, None if max_tokens is None else int(max_tokens))
+        finish = "length" if cut else "stop"
+        usage = {"prompt_tokens": rec.prompt_tokens, "completion_tokens": len(pieces),
+                 "total_tokens": rec.prompt_tokens + len(pieces)}
+        cid = f"chatcmpl-fault-{rec.index}"
+        created = int(time.time())
+        model = str(body.get("model") or self.model)
+        started = time.monotonic()
+
+        if not rec.stream:
+            self.wait_like_generation(ex, len(pieces))
+            payload: dict[str, Any] = {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
+                             "finish_reason": finish}],
+                "usage": usage,
+            }
+            if self.timings:
+                payload["timings"] = _timings(rec.prompt_tokens, len(pieces), started)
+            if mode is Mode.MALFORMED:
+                ex.raw(200, json.dumps(payload).encode()[:40])
+                rec.outcome = MALFORMED
+                return
+            if mode is Mode.STALL:  # headers and half the body, then silence
+                data = json.dumps(payload).encode()
+                ex.start(200, "application/json", length=len(data))
+                ex._write(data[: len(data) // 2])
+                ex.hang()
+            ex.json(200, payload)
+            return
+
+        ex.start(200, "text/event-stream", {"Cache-Control": "no-cache"})
+        first = [True]
+
+        def emit(piece: str) -> None:
+            delta: dict[str, Any] = {"content": piece}
+            if first[0]:
+                delta["role"] = "assistant"
+                first[0] = False
+            ex.chunk(_sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}))
+            if mode is Mode.MALFORMED and rec.chunks_sent == 1:
+                ex.chunk(b'data: {"id": "' + cid.encode() + b'", "choices": [{"delta": {"content": "\n\n')
+                rec.outcome = MALFORMED
+
+        self.stream_pieces(ex, pieces, emit)
+        final: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                                 "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage}
+        if self.timings:
+            final["timings"] = _timings(rec.prompt_tokens, len(pieces), started)
+        ex.chunk(_sse(final))
+        ex.chunk(b"data: [DONE]\n\n")
+        ex.end_chunks()
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _timings(n_prompt: int, n_predicted: int, started: float) -> dict[str, float]:
+    """llama.cpp server `timings`; prompt processing is taken as a fixed small share of the elapsed time."""
+    elapsed_ms = (time.monotonic() - started) * 1000
+    prompt_ms = min(elapsed_ms, 0.1 * elapsed_ms + 0.01 * n_prompt)
+    predicted_ms = max(0.001, elapsed_ms - prompt_ms)
+    return {
+        "prompt_n": n_prompt, "prompt_ms": prompt_ms,
+        "prompt_per_token_ms": prompt_ms / max(1, n_prompt),
+        "prompt_per_second": 1000 * n_prompt / max(0.001, prompt_ms),
+        "predicted_n": n_predicted, "predicted_ms": predicted_ms,
+        "predicted_per_token_ms": predicted_ms / max(1, n_predicted),
+        "predicted_per_second": 1000 * n_predicted / predicted_ms,
+    }
