@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -31,9 +33,22 @@ class Section(BaseModel):
     evidence_chunk_ids: list[str] = Field(default_factory=list)
     evidence_dropped: int = 0
     deployment: str | None = None
+    # Drafting diagnostics (element sections): why the section is a marker, what post-processing removed.
+    gap: str | None = Field(default=None, description="set when the section is a drafting-gap marker, with the reason")
+    sentences_dropped: dict[str, int] = Field(default_factory=dict, description="reason -> sentences removed")
+    citations_removed: list[str] = Field(default_factory=list, description="model citations outside its evidence")
+    citations_attributed: int = Field(default=0, description="sentences given their source passage's citation")
 
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+    def citations(self) -> list[Citation]:
+        """Canonical citations in the section's text, in order, with repeats."""
+        return [Citation(exhibit=m.group(1), page=int(m.group(2)))
+                for m in re.finditer(r"\[Ex\. ([A-Z]{1,2}), p\. (\d{1,4})\]", self.text())]
+
+    def word_count(self) -> int:
+        return len(self.text().split())
 
 
 class Draft(BaseModel):
@@ -46,6 +61,11 @@ class Draft(BaseModel):
     sections: list[Section]
     exhibits: list[Exhibit]
     prompt_version: str
+    warnings: list[str] = Field(default_factory=list, description="pipeline warnings, e.g. exhibit lettering")
+
+    def gaps(self) -> list[Section]:
+        """Element sections the pipeline could not draft (they hold a marker paragraph)."""
+        return [s for s in self.sections if s.gap is not None]
 
     def element_sections(self) -> list[Section]:
         return [s for s in self.sections if s.kind == "element"]

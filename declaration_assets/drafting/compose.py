@@ -1,0 +1,408 @@
+"""Pure functions that turn retrieved evidence and a weak model's answers into a structured, cited declaration.
+
+The drafting model (SmolLM2-135M by default) is not trusted with structure or citations: it is asked for a few
+first-person sentences from ranked evidence, and everything here makes the result hold regardless of what it
+answered. Sentences that are chatter, not in the declarant's voice, or carry names or numbers absent from the
+evidence are dropped; citations are normalised to `[Ex. B, p. 2]` and kept only when they point at the evidence
+sent to the model; a sentence without one gets the citation of the passage it shares the most words with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..cases.models import CaseRecord
+from ..extraction.models import DocumentInfo
+from ..requirements.models import CaseRequirements, Element
+from ..retrieval.models import ScoredChunk
+from . import prompts
+from .models import Citation, Exhibit, Section
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exhibits
+
+
+def exhibit_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, 27 -> AB ... (spreadsheet-style lettering)."""
+    if index < 0:
+        raise ValueError("exhibit index must be >= 0")
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(ord("A") + rem) + letters
+    return letters
+
+
+def _letter_key(letter: str) -> tuple[int, str]:
+    return (len(letter), letter)
+
+
+def build_exhibits(documents: Sequence[DocumentInfo]) -> list[Exhibit]:
+    """The exhibit list, in exhibit order, from the extracted documents (which carry their letters)."""
+    ordered = sorted(documents, key=lambda d: _letter_key(d.exhibit))
+    return [Exhibit(letter=d.exhibit, document=d.name, title=d.title, pages=d.pages) for d in ordered]
+
+
+def lettering_problems(documents: Sequence[DocumentInfo]) -> list[str]:
+    """Where the documents' letters differ from A, B, C... in sorted file-name order (empty when consistent)."""
+    problems = []
+    for i, d in enumerate(sorted(documents, key=lambda d: d.name)):
+        if d.exhibit != exhibit_letter(i):
+            problems.append(f"{d.name}: lettered {d.exhibit}, expected {exhibit_letter(i)} in document order")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Citations
+
+# Lenient on input (the model writes "(Exhibit B, page 2)", "[Ex B p.2]", "Ex. B, pp. 2-3"), canonical on output.
+_CITATION_RE = re.compile(
+    r"[\[(]?\s*\b(?:Ex(?:h(?:ibit)?)?|Exh)\.?\s*([A-Z]{1,2})\b\s*[,;:]?\s*"
+    r"(?:p(?:p|g|age|ages)?\.?)\s*(\d{1,4})(?:\s*[-\u2013]\s*(\d{1,4}))?\s*[\])]?"
+)
+_CANONICAL_RE = re.compile(r"\[Ex\. ([A-Z]{1,2}), p\. (\d{1,4})\]")
+MAX_RANGE_PAGES = 5
+
+
+def normalize_citations(text: str) -> str:
+    """Rewrite every citation variant as `[Ex. B, p. 2]`; a page range becomes one citation per page."""
+
+    def repl(m: re.Match[str]) -> str:
+        letter, first = m.group(1), int(m.group(2))
+        last = int(m.group(3)) if m.group(3) else first
+        if last < first or last - first >= MAX_RANGE_PAGES:
+            last = first
+        return " " + " ".join(Citation(exhibit=letter, page=p).label() for p in range(first, last + 1)) + " "
+
+    out = _CITATION_RE.sub(repl, text)
+    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)
+    return re.sub(r"[ \t]{2,}", " ", out).strip()
+
+
+def parse_citations(text: str) -> list[Citation]:
+    """Canonical citations in `text`, in order of appearance (call `normalize_citations` first)."""
+    return [Citation(exhibit=m.group(1), page=int(m.group(2))) for m in _CANONICAL_RE.finditer(text)]
+
+
+def strip_citations(text: str) -> str:
+    return re.sub(r"\s{2,}", " ", _CANONICAL_RE.sub("", text)).strip()
+
+
+def existing_citations(exhibits: Iterable[Exhibit]) -> set[Citation]:
+    return {Citation(exhibit=e.letter, page=p) for e in exhibits for p in range(1, e.pages + 1)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evidence
+
+
+def gather_evidence(
+    queries: Sequence[str], search: Callable[[str], Sequence[ScoredChunk]], limit: int
+) -> list[ScoredChunk]:
+    """Union of the chunks found by every query, deduplicated, ranked by best score (then by how many queries
+    found it, then by document position), re-numbered 1..limit."""
+    best: dict[str, ScoredChunk] = {}
+    hits: Counter[str] = Counter()
+    order: dict[str, int] = {}
+    for q in queries:
+        for sc in search(q):
+            cid = sc.chunk.chunk_id
+            hits[cid] += 1
+            order.setdefault(cid, len(order))
+            if cid not in best or sc.score > best[cid].score:
+                best[cid] = sc
+    ranked = sorted(best.values(), key=lambda sc: (-sc.score, -hits[sc.chunk.chunk_id], order[sc.chunk.chunk_id]))
+    return [ScoredChunk(chunk=sc.chunk, score=sc.score, rank=i) for i, sc in enumerate(ranked[:limit], start=1)]
+
+
+def evidence_line(sc: ScoredChunk, max_chars: int = 900) -> str:
+    """One evidence item as the model sees it: its citation label, then the passage."""
+    text = " ".join(sc.chunk.text.split())
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] + " ..."
+    return f"{sc.chunk.citation()} {text}"
+
+
+def batches(items: Sequence[ScoredChunk], size: int) -> list[list[ScoredChunk]]:
+    size = max(1, size)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sentences
+#
+# A regex splitter, not an NLP library: the only offline sentence models need downloaded data, and the text here is
+# short model output whose only hard cases are abbreviations and our own citations (protected before splitting).
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "st", "ave", "apt", "no", "jr", "sr", "inc", "co", "vs", "u.s", "ex", "p", "pp",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "blvd", "rd", "dept",
+}
+_SPLIT_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+")
+_FIRST_PERSON_RE = re.compile(r"\b(I|me|my|mine|myself|we|us|our|ours|ourselves)\b|\bI'(?:m|ve|d|ll)\b", re.I)
+_THIRD_PERSON_DECLARANT_RE = re.compile(
+    r"\bthe (declarant|client|self-petitioner|petitioner|applicant|victim|survivor|affiant)\b", re.I
+)
+_CHATTER_RE = re.compile(
+    r"^(sure|certainly|okay|ok|of course|here is|here are|here's|below is|as an ai|i am an ai|i'm an ai|"
+    r"i hope|i cannot|i can't|i can not|i'm sorry|i am sorry|note:|please note|in summary|to summarize|"
+    r"this (statement|declaration|section|part)|the (passage|passages|evidence|text|document|record)s? "
+    r"(show|shows|say|says|state|states|indicate|indicates|mention|mentions)|based on (the|these|this)|"
+    r"according to the (passage|evidence|record)|let me|i will (now )?write|i have written|"
+    r"write \d|sentence \d|label)",
+    re.I,
+)
+_HEADING_RE = re.compile(r"^\s*#{1,6}\s")
+_MARKDOWN_RE = re.compile(r"^\s*([-*\u2022]\s+|\d{1,2}[.)]\s+|>\s*)")
+_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
+
+_STOPWORDS = set(
+    """a an the and or but if then so to of in on at by for from with without into onto over under about after
+    before during since until while as is are was were be been being am do does did have has had having i me my
+    mine myself we us our you your he him his she her it its they them their this that these those there here
+    what which who whom when where why how not no yes very also just than too can could would should will shall
+    may might must one all any some more most other such only own same each both few many much again once""".split()
+)
+_CAPITALIZED_OK = {
+    "I", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "God", "English", "Spanish", "Ex",
+}
+
+
+def clean_answer(text: str) -> str:
+    """Remove reasoning blocks, markdown markers and labels the model copied from the prompt."""
+    text = _THINK_RE.sub("", text).replace("**", "").replace("__", "")
+    lines = []
+    for line in text.splitlines():
+        if _HEADING_RE.match(line):
+            continue  # a heading is never a sentence of the declaration
+        line = _MARKDOWN_RE.sub("", line).strip()
+        if line:
+            # A line break ends a sentence even when the model forgot the full stop.
+            lines.append(line if re.search(r"[.!?\]\)\"'\u201d]$", line) else line + ".")
+    return " ".join(" ".join(lines).split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text`; citations stay with the sentence they close."""
+    protected: list[str] = []
+
+    def protect(m: re.Match[str]) -> str:
+        protected.append(m.group(0))
+        return f"\x00{len(protected) - 1}\x00"
+
+    body = _CANONICAL_RE.sub(protect, text)
+    pieces = _SPLIT_RE.split(body)
+    merged: list[str] = []
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if merged:
+            last_word = merged[-1].rstrip(".!?\"'").rsplit(" ", 1)[-1].lower().rstrip(".")
+            if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+                merged[-1] = f"{merged[-1]} {piece}"
+                continue
+        merged.append(piece)
+    # A citation written after the full stop ("... 2018. [Ex. A, p. 1] Then ...") belongs to the sentence before.
+    out: list[str] = []
+    for s in merged:
+        lead = re.match(r"^((?:\x00\d+\x00\s*)+)(.*)$", s)
+        if lead and out:
+            out[-1] = f"{out[-1]} {lead.group(1).strip()}"
+            s = lead.group(2).strip()
+        if s:
+            out.append(s)
+    return [re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], s) for s in out]
+
+
+def content_words(text: str) -> set[str]:
+    words = re.findall(r"[A-Za-z\u00C0-\u024F]+|\d+", strip_citations(text).lower())
+    return {w for w in words if (w.isdigit() or len(w) > 2) and w not in _STOPWORDS}
+
+
+def has_first_person(sentence: str) -> bool:
+    # "US" is the country, not the pronoun.
+    return any(m.group(0) != "US" for m in _FIRST_PERSON_RE.finditer(strip_citations(sentence)))
+
+
+def is_chatter(sentence: str) -> bool:
+    s = strip_citations(sentence).strip(" \"'\u201c\u201d")
+    return bool(_CHATTER_RE.match(s)) or "passage" in s.lower() or "[label" in s.lower()
+
+
+def unsupported_tokens(sentence: str, evidence_text: str) -> list[str]:
+    """Numbers and capitalised names in `sentence` that appear nowhere in the evidence (likely invented)."""
+    body = strip_citations(sentence)
+    evidence_lower = evidence_text.lower()
+    evidence_digits = set(re.findall(r"\d+", evidence_text))
+    missing = [n for n in re.findall(r"\d+", body) if n not in evidence_digits]
+    words = re.findall(r"\b[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'-]*", body)
+    first = re.match(r"\W*([\w\u00C0-\u024F'-]+)", body)
+    first_word = first.group(1) if first else ""
+    for w in words:
+        if w in _CAPITALIZED_OK or (w == first_word and w.lower() in _STOPWORDS) or w == first_word and len(w) < 3:
+            continue
+        if w.lower() not in evidence_lower and w != first_word:
+            missing.append(w)
+    return missing
+
+
+def best_source(sentence: str, evidence: Sequence[ScoredChunk], min_overlap: int = 2) -> ScoredChunk | None:
+    """The evidence passage sharing the most content words with `sentence` (ties: better rank); None below
+    `min_overlap` shared words (one word suffices for a sentence of at most three content words)."""
+    words = content_words(sentence)
+    if not words:
+        return None
+    needed = min(min_overlap, len(words)) if len(words) <= 3 else min_overlap
+    best: tuple[int, int] | None = None
+    choice = None
+    for sc in evidence:
+        overlap = len(words & content_words(sc.chunk.text))
+        key = (overlap, -sc.rank)
+        if overlap >= needed and (best is None or key > best):
+            best, choice = key, sc
+    return choice
+
+
+def finish_sentence(body: str, citations: Sequence[Citation]) -> str:
+    """`I met him in 2018 [Ex. A, p. 1].` (citations before the closing punctuation, each once)."""
+    body = body.strip().strip("\"'\u201c\u201d").strip()
+    m = re.match(r"^(.*?)([.!?]*)$", body, re.S)
+    assert m is not None
+    text, punct = m.group(1).rstrip(" ,;:"), (m.group(2) or ".")[:1]
+    labels = " ".join(dict.fromkeys(c.label() for c in citations))
+    return f"{text} {labels}{punct}" if labels else f"{text}{punct}"
+
+
+@dataclass
+class ComposedParagraph:
+    """One model answer after post-processing."""
+
+    text: str
+    sentences: int
+    citations: list[Citation]
+    citations_removed: list[str] = field(default_factory=list)
+    attributed: int = 0  # sentences whose citation was attached from their source passage
+    dropped: Counter[str] = field(default_factory=Counter)  # reason -> count
+
+
+def compose_paragraph(
+    answer: str,
+    evidence: Sequence[ScoredChunk],
+    valid: set[Citation],
+    *,
+    min_words: int = 4,
+) -> ComposedParagraph:
+    """Make one paragraph out of a model answer written from `evidence`.
+
+    `valid` holds the citations that exist in the case; only those of `evidence` (what the model was shown)
+    are kept. Every kept sentence is in the first person and carries at least one citation.
+    """
+    allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
+    evidence_text = "\n".join(sc.chunk.text for sc in evidence)
+    kept: list[str] = []
+    seen: set[frozenset[str]] = set()
+    result = ComposedParagraph(text="", sentences=0, citations=[])
+    for raw in split_sentences(normalize_citations(clean_answer(answer))):
+        cites = parse_citations(raw)
+        body = strip_citations(raw)
+        if len(body.split()) < min_words:
+            result.dropped["too_short"] += 1
+            continue
+        if is_chatter(body):
+            result.dropped["chatter"] += 1
+            continue
+        if _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
+            result.dropped["not_first_person"] += 1
+            continue
+        if unsupported_tokens(body, evidence_text):
+            result.dropped["unsupported_name_or_number"] += 1
+            continue
+        key = frozenset(content_words(body))
+        if key in seen:
+            result.dropped["duplicate"] += 1
+            continue
+        good = [c for c in cites if c in allowed]
+        result.citations_removed += [c.label() for c in cites if c not in allowed]
+        if not good:
+            source = best_source(body, evidence)
+            if source is None:
+                result.dropped["unsupported"] += 1
+                continue
+            good = [Citation(exhibit=source.chunk.exhibit, page=source.chunk.page)]
+            result.attributed += 1
+        seen.add(key)
+        kept.append(finish_sentence(body, good))
+        result.citations += [c for c in good if c not in result.citations]
+    result.text = " ".join(kept)
+    result.sentences = len(kept)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sections
+
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "fr": "French", "pt": "Portuguese", "ht": "Haitian Creole",
+    "zh": "Chinese", "vi": "Vietnamese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tl": "Tagalog",
+    "hi": "Hindi", "uk": "Ukrainian", "fa": "Persian", "so": "Somali", "am": "Amharic",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code.lower(), code)
+
+
+def introduction(record: CaseRecord, req: CaseRequirements) -> Section:
+    """The deterministic opening: who declares, for which filing, in which language."""
+    declarant = record.declarant
+    case_type = record.case_type.value
+    paragraphs = [
+        prompts.INTRO_OPENING.format(name=declarant.name),
+        prompts.INTRO_PURPOSE.format(
+            role_noun=prompts.ROLE_NOUN.get(case_type, "applicant"),
+            title=req.title,
+            form=req.form,
+            filing_noun=prompts.FILING_NOUN.get(case_type, "application"),
+        ),
+    ]
+    if declarant.citizenship:
+        paragraphs.append(prompts.INTRO_CITIZENSHIP.format(citizenship=declarant.citizenship))
+    if record.language.lower() != "en":
+        paragraphs.append(prompts.INTRO_LANGUAGE.format(language=language_name(record.language)))
+    return Section(kind="introduction", title="Introduction", paragraphs=paragraphs)
+
+
+def closing(declarant_name: str) -> Section:
+    return Section(
+        kind="closing",
+        title="Attestation",
+        paragraphs=[prompts.CLOSING_ATTESTATION, prompts.CLOSING_SIGNATURE.format(name=declarant_name)],
+    )
+
+
+def gap_paragraph(element: Element, evidence: Sequence[ScoredChunk], reason: str) -> str:
+    if not evidence:
+        return prompts.GAP_NO_EVIDENCE.format(element_title=element.title)
+    cites = ", ".join(dict.fromkeys(sc.chunk.citation() for sc in evidence))
+    return prompts.GAP_NO_TEXT.format(element_title=element.title, reason=reason, citations=cites)
+
+
+def order_sections(sections: Sequence[Section], req: CaseRequirements) -> list[Section]:
+    """Introduction, the elements in the requirements file's order, then the closing."""
+    rank = {eid: i for i, eid in enumerate(req.element_ids())}
+
+    def key(s: Section) -> tuple[int, int]:
+        if s.kind == "introduction":
+            return (0, 0)
+        if s.kind == "closing":
+            return (2, 0)
+        return (1, rank.get(s.element_id or "", len(rank)))
+
+    return sorted(sections, key=key)

@@ -1,0 +1,165 @@
+from declaration_assets.drafting import prompts
+from declaration_assets.drafting.compose import (
+    build_exhibits,
+    closing,
+    compose_paragraph,
+    existing_citations,
+    exhibit_letter,
+    gather_evidence,
+    introduction,
+    lettering_problems,
+    normalize_citations,
+    order_sections,
+    parse_citations,
+    split_sentences,
+    unsupported_tokens,
+)
+from declaration_assets.drafting.models import Citation, Section
+from declaration_assets.extraction.models import DocumentInfo
+from declaration_assets.requirements import load_requirements
+from declaration_assets.retrieval.models import ScoredChunk
+
+from .helpers import DOCS, chunks, keyword_search, record
+
+
+def scored(ids: list[str]) -> list[ScoredChunk]:
+    by_id = {c.chunk_id: c for c in chunks()}
+    return [ScoredChunk(chunk=by_id[i], score=1.0 - r / 10, rank=r) for r, i in enumerate(ids, start=1)]
+
+
+VALID = existing_citations(build_exhibits(DOCS))
+
+
+def test_exhibit_letters_follow_spreadsheet_order():
+    assert [exhibit_letter(i) for i in (0, 1, 25, 26, 27, 51, 52, 701, 702)] == [
+        "A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"
+    ]
+
+
+def test_exhibits_sorted_by_letter_and_lettering_checked():
+    docs = [DocumentInfo(name=f"{i:02d}.pdf", title=f"Doc {i}", pages=1, exhibit=exhibit_letter(i)) for i in range(28)]
+    exhibits = build_exhibits(list(reversed(docs)))
+    assert [e.letter for e in exhibits][:3] == ["A", "B", "C"] and exhibits[-1].letter == "AB"
+    assert lettering_problems(docs) == []
+    swapped = [docs[1].model_copy(update={"exhibit": "A"}), docs[0].model_copy(update={"exhibit": "B"})]
+    assert len(lettering_problems(swapped)) == 2
+
+
+def test_existing_citations_cover_every_page_of_every_exhibit():
+    assert Citation(exhibit="A", page=2) in VALID
+    assert Citation(exhibit="A", page=3) not in VALID
+    assert len(VALID) == 4
+
+
+def test_citation_variants_are_normalised():
+    text = "I met him (Exhibit B, page 1). I left [Ex A p.2] and Ex. A, pp. 1-2 show it; see [Exh. C, pg 1]"
+    out = normalize_citations(text)
+    assert out == ("I met him [Ex. B, p. 1]. I left [Ex. A, p. 2] and [Ex. A, p. 1] [Ex. A, p. 2] show it; "
+                   "see [Ex. C, p. 1]")
+    assert [c.label() for c in parse_citations(out)] == [
+        "[Ex. B, p. 1]", "[Ex. A, p. 2]", "[Ex. A, p. 1]", "[Ex. A, p. 2]", "[Ex. C, p. 1]"
+    ]
+    assert normalize_citations(out) == out  # idempotent
+
+
+def test_sentence_split_keeps_abbreviations_and_moves_trailing_citations():
+    text = "I met Mr. Smith in 2018. [Ex. A, p. 1] Then we married in St. Paul. I was happy [Ex. B, p. 1]."
+    assert split_sentences(text) == [
+        "I met Mr. Smith in 2018. [Ex. A, p. 1]",
+        "Then we married in St. Paul.",
+        "I was happy [Ex. B, p. 1].",
+    ]
+
+
+def test_gather_evidence_unions_dedupes_and_ranks():
+    found = gather_evidence(["Ricardo married", "lease Calloway Ricardo", "police pushed"], keyword_search(), 3)
+    ids = [sc.chunk.chunk_id for sc in found]
+    assert len(ids) == len(set(ids)) == 3
+    assert [sc.rank for sc in found] == [1, 2, 3]
+    assert [sc.score for sc in found] == sorted((sc.score for sc in found), reverse=True)
+
+
+def test_compose_keeps_first_person_sentences_and_their_valid_citations():
+    evidence = scored(["A-p1-0", "B-p1-0"])
+    answer = "I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]. We were married on June 15, 2019 (Ex. B, page 1)."
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.text == ("I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]. "
+                         "We were married on June 15, 2019 [Ex. B, p. 1].")
+    assert para.sentences == 2 and para.attributed == 0 and not para.dropped
+
+
+def test_compose_removes_citations_outside_the_evidence_and_attributes_the_source():
+    evidence = scored(["B-p1-0"])
+    answer = "I was married to Ricardo on June 15, 2019 in Harris County [Ex. Q, p. 9] [Ex. C, p. 1]."
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.citations_removed == ["[Ex. Q, p. 9]", "[Ex. C, p. 1]"]
+    assert para.text.endswith("[Ex. B, p. 1].") and para.attributed == 1
+
+
+def test_compose_drops_chatter_third_person_invented_and_unsupported():
+    evidence = scored(["A-p1-0", "A-p2-0"])
+    answer = "\n".join([
+        "Sure, here is the statement you asked for.",
+        "## Abuse",
+        "The declarant met Ricardo at church in Houston.",
+        "Ricardo played guitar with the band.",
+        "I met Ricardo at church in 1999.",
+        "I met Ricardo in February 2018 at church in Houston.",
+        "I met Ricardo in February 2018 at church in Houston.",
+        "I love to bake bread on sunny mornings.",
+        "I met Roberto at a church in Houston.",
+    ])
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.text == "I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]."
+    assert para.dropped == {
+        "chatter": 1, "not_first_person": 2, "unsupported_name_or_number": 2,
+        "duplicate": 1, "unsupported": 1,
+    }
+
+
+def test_compose_of_garbage_is_empty():
+    para = compose_paragraph("}}}{{ ``` json null ``` 12345", scored(["A-p1-0"]), VALID)
+    assert para.text == "" and para.sentences == 0
+
+
+def test_unsupported_tokens_reports_invented_numbers_and_names():
+    ev = "Ricardo pushed me against the wall on April 23, 2023."
+    assert unsupported_tokens("Ricardo pushed me on April 23, 2023.", ev) == []
+    assert unsupported_tokens("Ricardo pushed me on April 24, 2021 in Dallas.", ev) == ["24", "2021", "Dallas"]
+
+
+def test_introduction_and_closing_are_deterministic_templates():
+    req = load_requirements("vawa")
+    intro = introduction(record("es"), req)
+    assert intro.paragraphs[0] == "I, Lucia Montoya, declare as follows:"
+    assert "self-petitioner" in intro.paragraphs[1] and "Form I-360" in intro.paragraphs[1]
+    assert "I am a citizen of Colombia." in intro.paragraphs
+    assert any("Spanish" in p for p in intro.paragraphs)
+    assert not any("Spanish" in p for p in introduction(record("en"), req).paragraphs)
+    close = closing("Lucia Montoya")
+    assert close.paragraphs[0] == prompts.CLOSING_ATTESTATION and "penalty of perjury" in close.paragraphs[0]
+    assert close.paragraphs[1].endswith("Lucia Montoya")
+
+
+def test_sections_are_ordered_intro_elements_in_file_order_closing():
+    req = load_requirements("vawa")
+    shuffled = [
+        Section(kind="closing", title="Attestation", paragraphs=["x"]),
+        Section(kind="element", element_id="good_moral_character", title="x", paragraphs=["x"]),
+        Section(kind="element", element_id="qualifying_relationship", title="x", paragraphs=["x"]),
+        Section(kind="introduction", title="Introduction", paragraphs=["x"]),
+        Section(kind="element", element_id="abuse", title="x", paragraphs=["x"]),
+    ]
+    ordered = order_sections(shuffled, req)
+    assert [s.element_id or s.kind for s in ordered] == [
+        "introduction", "qualifying_relationship", "abuse", "good_moral_character", "closing"
+    ]
+
+
+def test_markdown_lines_become_sentences_and_headings_vanish():
+    evidence = scored(["C-p1-0"])
+    answer = "# Residence\n- We moved in on July 1, 2019\n- He is a US citizen\n**I lived at 2215 Calloway Street**"
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.text == ("We moved in on July 1, 2019 [Ex. C, p. 1]. "
+                         "I lived at 2215 Calloway Street [Ex. C, p. 1].")
+    assert para.dropped == {"not_first_person": 1} and para.attributed == 2
