@@ -77,25 +77,35 @@ def parse_manifest(data: bytes) -> Manifest | str:
         return f"{MANIFEST_FILE}: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
 
 
-def manifest_problems(manifest: Manifest, files: Sequence[CaseFile], sha256_of: Callable[[str], str]) -> list[str]:
-    """Empty when the folder holds exactly the manifest's files with its sizes and digests.
+@dataclass(frozen=True)
+class ManifestCheckResult:
+    """`incomplete`: files the manifest lists that are missing or still shorter (an upload in progress);
+    `problems`: contradictions an upload cannot resolve by finishing (unlisted files, larger sizes, digests)."""
 
-    Digests are computed only once names and sizes match, so an upload in progress costs no reads.
-    """
+    incomplete: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> bool:
+        return not self.incomplete and not self.problems
+
+
+def check_manifest(manifest: Manifest, files: Sequence[CaseFile], sha256_of: Callable[[str], str]) -> ManifestCheckResult:
+    """Compare a folder with its manifest. Digests are computed only once every name and size matches, so an
+    upload in progress costs no reads."""
     present = {f.name: f for f in files if f.name != MANIFEST_FILE}
     listed = {e.name: e for e in manifest.files}
-    problems = [f"{n}: listed in {MANIFEST_FILE} but missing" for n in sorted(listed.keys() - present.keys())]
-    problems += [f"{n}: present but not listed in {MANIFEST_FILE}" for n in sorted(present.keys() - listed.keys())]
+    both = sorted(listed.keys() & present.keys())
+    incomplete = [f"{n}: listed in {MANIFEST_FILE} but missing" for n in sorted(listed.keys() - present.keys())]
+    incomplete += [f"{n}: {present[n].size} of {listed[n].size} bytes" for n in both if present[n].size < listed[n].size]
+    problems = [f"{n}: present but not listed in {MANIFEST_FILE}" for n in sorted(present.keys() - listed.keys())]
     problems += [
-        f"{n}: size {present[n].size} differs from {MANIFEST_FILE} ({listed[n].size})"
-        for n in sorted(listed.keys() & present.keys())
-        if present[n].size != listed[n].size
+        f"{n}: size {present[n].size} exceeds {MANIFEST_FILE} ({listed[n].size})" for n in both if present[n].size > listed[n].size
     ]
-    if problems:
-        return problems
-    return [
-        f"{n}: sha256 differs from {MANIFEST_FILE}" for n in sorted(listed) if sha256_of(n).lower() != listed[n].sha256.lower()
-    ]
+    if incomplete or problems:
+        return ManifestCheckResult(tuple(incomplete), tuple(problems))
+    bad = [f"{n}: sha256 differs from {MANIFEST_FILE}" for n in both if sha256_of(n).lower() != listed[n].sha256.lower()]
+    return ManifestCheckResult(problems=tuple(bad))
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -221,7 +231,7 @@ class TickPlan:
     deferred: list[str] = field(default_factory=list)  # complete, left for the next tick by the per-tick budget
 
 
-ManifestCheck = Callable[[str, Sequence[CaseFile]], "list[str] | None"]
+ManifestCheck = Callable[[str, Sequence[CaseFile]], "ManifestCheckResult | None"]
 Inspector = Callable[[str, Sequence[CaseFile]], Inspection]
 
 
@@ -234,7 +244,7 @@ def plan_tick(
 ) -> TickPlan:
     """Decide this tick for every listed case. Pure apart from the two callables, which read files.
 
-    `manifest_check(case_id, files)` returns None when the folder has no manifest, else its problems (empty = match).
+    `manifest_check(case_id, files)` returns None when the folder has no manifest, else how the folder compares.
     `max_inspections` bounds the reading done in one tick; the rest stays complete and is taken next tick.
     """
     new = IntakeCursor(cases={})
@@ -252,8 +262,13 @@ def plan_tick(
         stable = state.seen == fp
         state.seen = fp
         has_manifest = any(f.name == MANIFEST_FILE for f in files)
-        m_problems = manifest_check(case_id, files) if has_manifest else None
-        if not (stable or m_problems == []):
+        manifest = manifest_check(case_id, files) if has_manifest else None
+        # complete: a matching manifest; or, without one (or with only contradictions left), a stable listing.
+        # A manifest still naming missing or short files means the upload is in progress, however long it pauses.
+        complete = manifest.matches if manifest else stable
+        if manifest and not manifest.matches and not manifest.incomplete:
+            complete = stable
+        if not complete:
             state.status = "waiting"
             plan.waiting.append(case_id)
             continue
@@ -262,7 +277,7 @@ def plan_tick(
             continue
         inspected += 1
         insp = inspect(case_id, files)
-        problems = tuple(m_problems or ()) + insp.problems
+        problems = (manifest.problems if manifest else ()) + insp.problems
         state.decided = fp
         if problems:
             state.status = "rejected"

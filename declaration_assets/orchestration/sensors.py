@@ -1,7 +1,6 @@
 """Sensors: case folders in the local inbox or under an S3 prefix start ingest runs; a finished ingest run starts
 the declaration run of its case for the `default` model configuration. Decisions are made in `intake.py`."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Sequence
@@ -45,13 +44,16 @@ def snapshot(storage: CaseStorage) -> dict[str, list[CaseFile]]:
 
 
 def manifest_check(storage: CaseStorage):
-    def check(case_id: str, files: Sequence[CaseFile]) -> list[str] | None:
+    def check(case_id: str, files: Sequence[CaseFile]) -> intake.ManifestCheckResult | None:
         if not any(f.name == MANIFEST_FILE for f in files):
             return None
-        parsed = intake.parse_manifest(storage.read_bytes(case_id, MANIFEST_FILE))
+        try:
+            parsed = intake.parse_manifest(storage.read_bytes(case_id, MANIFEST_FILE))
+        except Exception as e:  # removed or unreadable between listing and reading: judged again next tick
+            return intake.ManifestCheckResult(incomplete=(f"{MANIFEST_FILE}: cannot be read ({type(e).__name__})",))
         if isinstance(parsed, str):
-            return [parsed]
-        return intake.manifest_problems(parsed, files, lambda name: storage.sha256(case_id, name))
+            return intake.ManifestCheckResult(problems=(parsed,))
+        return intake.check_manifest(parsed, files, lambda name: storage.sha256(case_id, name))
 
     return check
 

@@ -30,7 +30,7 @@ def test_content_fingerprint_ignores_manifest_and_follows_digests():
     assert intake.run_key("vawa-0001", "abc") == "vawa-0001:abc"
 
 
-def test_manifest_problems_sizes_before_digests():
+def test_manifest_check_sizes_before_digests():
     files = {"a.pdf": b"pdfdata", "case.yaml": b"case"}
     manifest = intake.parse_manifest(manifest_for(files))
     assert isinstance(manifest, intake.Manifest)
@@ -41,16 +41,18 @@ def test_manifest_problems_sizes_before_digests():
         return hashlib.sha256(files[name]).hexdigest()
 
     listing = [cf("a.pdf", 7), cf("case.yaml", 4), cf("manifest.json", 99)]
-    assert intake.manifest_problems(manifest, listing, sha) == []
+    assert intake.check_manifest(manifest, listing, sha).matches
     assert sorted(reads) == ["a.pdf", "case.yaml"]
     reads.clear()
-    partial = [cf("a.pdf", 3), cf("manifest.json", 99)]
-    problems = intake.manifest_problems(manifest, partial, sha)
-    assert any("case.yaml" in p and "missing" in p for p in problems)
-    assert any("a.pdf" in p and "size" in p for p in problems)
+    partial = intake.check_manifest(manifest, [cf("a.pdf", 3), cf("manifest.json", 99)], sha)
+    assert not partial.matches and not partial.problems
+    assert any("case.yaml" in p and "missing" in p for p in partial.incomplete)
+    assert any("a.pdf: 3 of 7 bytes" in p for p in partial.incomplete)
     assert reads == []  # nothing read while the upload is visibly incomplete
+    extra = intake.check_manifest(manifest, [*listing, cf("b.pdf")], sha)
+    assert extra.problems == ("b.pdf: present but not listed in manifest.json",)
     files["a.pdf"] = b"pdfdatX"  # same size, other content
-    assert intake.manifest_problems(manifest, listing, sha) == ["a.pdf: sha256 differs from manifest.json"]
+    assert intake.check_manifest(manifest, listing, sha).problems == ("a.pdf: sha256 differs from manifest.json",)
 
 
 def test_parse_manifest_rejects_bad_shapes():
@@ -108,14 +110,25 @@ def test_growing_folder_waits_until_stable():
 def test_matching_manifest_submits_on_first_sight():
     insp = FakeInspector()
     listing = {"vawa-0003": [cf("a.pdf"), cf("manifest.json")]}
-    plan, _ = tick(intake.IntakeCursor(), listing, insp, manifest=lambda c, f: [])
+    plan, _ = tick(intake.IntakeCursor(), listing, insp, manifest=lambda c, f: intake.ManifestCheckResult())
     assert [s.case_id for s in plan.submissions] == ["vawa-0003"]
 
 
-def test_mismatched_manifest_waits_then_is_rejected_when_stable():
+def test_manifest_naming_missing_files_waits_however_long():
     insp = FakeInspector()
     listing = {"vawa-0004": [cf("a.pdf"), cf("manifest.json")]}
-    check = lambda c, f: ["a.pdf: size 10 differs from manifest.json (20)"]  # noqa: E731
+    check = lambda c, f: intake.ManifestCheckResult(incomplete=("b.pdf: listed in manifest.json but missing",))  # noqa: E731
+    cur = intake.IntakeCursor()
+    for _ in range(4):
+        plan, cur = tick(cur, listing, insp, manifest=check)
+        assert plan.waiting == ["vawa-0004"] and not plan.rejections
+    assert insp.calls == []
+
+
+def test_contradicting_manifest_is_rejected_when_stable():
+    insp = FakeInspector()
+    listing = {"vawa-0004": [cf("a.pdf"), cf("manifest.json")]}
+    check = lambda c, f: intake.ManifestCheckResult(problems=("a.pdf: sha256 differs from manifest.json",))  # noqa: E731
     plan, cur = tick(intake.IntakeCursor(), listing, insp, manifest=check)
     assert plan.waiting == ["vawa-0004"]
     plan, cur = tick(cur, listing, insp, manifest=check)

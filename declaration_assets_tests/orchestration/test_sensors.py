@@ -90,3 +90,21 @@ def test_register_case_is_idempotent_and_checks_ids():
     assert instance.get_dynamic_partitions(CASES) == ["vawa-0001"]
     with pytest.raises(ValueError):
         jobs.register_case(instance, "Maria Lopez")
+
+
+def test_manifest_case_arriving_in_pieces_runs_once_complete(inbox):
+    instance = dg.DagsterInstance.ephemeral()
+    files = case_files("tvisa-0001", n_pdfs=3)
+    folder = inbox / "tvisa-0001"
+    folder.mkdir()
+    (folder / "manifest.json").write_bytes(manifest_for(files))
+    cursor = None
+    for name in ["01-exhibit.pdf", "02-exhibit.pdf", "03-exhibit.pdf"]:
+        (folder / name).write_bytes(files[name])
+        for _ in range(3):  # the uploader pauses for several ticks between pieces
+            result = evaluate(instance, cursor)
+            cursor = result.cursor
+            assert not result.run_requests and not result.asset_events
+    (folder / "case.yaml").write_bytes(files["case.yaml"])
+    result = evaluate(instance, cursor)
+    assert [r.partition_key for r in result.run_requests] == ["tvisa-0001"]
