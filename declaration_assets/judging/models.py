@@ -47,3 +47,10 @@ class JudgeScores(BaseModel):
     mean_by_element: dict[str, float | None]  # mean over scored judges and criteria
     agreement: dict[str, float | None]  # per element: agreement between judges (see judging.aggregate)
     overall_agreement: float | None
+    mean_by_element_criterion: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    unscorable: int = 0
+    personas: dict[str, str] = Field(default_factory=dict)  # judge role -> persona name used in its prompts
+    prompt_version: str = ""
+
+    def for_element(self, element_id: str) -> list[ElementScore]:
+        return [s for s in self.scores if s.element_id == element_id]

@@ -1,0 +1,138 @@
+"""Parsing judge answers and aggregating scores: means per element and agreement between judges.
+
+Agreement of an element = 1 - (mean over judge pairs and criteria of |score_a - score_b|) / 4, over the judges
+that scored it: 1.0 when all scored judges gave identical scores, 0.0 when every pair is 1 vs 5 on every
+criterion. None when fewer than two judges scored. Overall agreement pools the pairwise differences of every
+element (so elements with more scored judges weigh more) and is None when no element has two scored judges.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from itertools import combinations
+from statistics import fmean
+
+from pydantic import ValidationError
+
+from .models import CRITERIA, ElementScore, JudgeScores, RubricAnswer
+
+MAX_DIFF = 4  # scores run 1..5
+
+
+class AnswerError(ValueError):
+    """A judge's answer is not a valid rubric answer; the message is fed back to the judge on retry."""
+
+
+_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
+
+
+def _json_objects(text: str) -> list[object]:
+    """Every JSON object that can be decoded starting at a '{' in `text`, in order."""
+    decoder = json.JSONDecoder()
+    out: list[object] = []
+    i = text.find("{")
+    while i != -1:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            i = text.find("{", i + 1)
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+        i = text.find("{", end)
+    return out
+
+
+def validation_message(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'answer'}: {err['msg']}" for err in e.errors())
+
+
+def parse_rubric_answer(text: str) -> RubricAnswer:
+    """The rubric answer in a judge's reply: plain JSON, fenced JSON, or JSON inside prose.
+
+    A `{"scores": {...}, "reasons": ...}` wrapper is accepted (the judge's own numbers, one level down);
+    nothing else is guessed. Raises AnswerError with a message fit to show the judge.
+    """
+    text = _THINK_RE.sub("", text or "").strip()
+    if not text:
+        raise AnswerError("the answer was empty")
+    candidates = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
+    objects: list[object] = []
+    for c in candidates:
+        objects += _json_objects(c)
+    if not objects:
+        raise AnswerError("no JSON object found in the answer")
+    last_error: str | None = None
+    for obj in objects:
+        assert isinstance(obj, dict)
+        if isinstance(obj.get("scores"), dict):
+            obj = {**obj.pop("scores"), **obj}
+        try:
+            return RubricAnswer.model_validate(obj)
+        except ValidationError as e:
+            last_error = validation_message(e)
+    raise AnswerError(f"invalid rubric answer: {last_error}")
+
+
+def pairwise_differences(score_sets: Sequence[dict[str, int]]) -> list[float]:
+    """Normalised |a - b| / 4 for every pair of judges and every criterion both scored."""
+    diffs: list[float] = []
+    for a, b in combinations(score_sets, 2):
+        diffs += [abs(a[c] - b[c]) / MAX_DIFF for c in CRITERIA if c in a and c in b]
+    return diffs
+
+
+def agreement(score_sets: Sequence[dict[str, int]]) -> float | None:
+    diffs = pairwise_differences([s for s in score_sets if s])
+    return round(1.0 - fmean(diffs), 4) if diffs else None
+
+
+def mean_score(scores: Sequence[ElementScore]) -> float | None:
+    values = [v for s in scores if s.status == "scored" for v in s.scores.values()]
+    return round(fmean(values), 4) if values else None
+
+
+def mean_by_criterion(scores: Sequence[ElementScore]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for c in CRITERIA:
+        values = [s.scores[c] for s in scores if s.status == "scored" and c in s.scores]
+        out[c] = round(fmean(values), 4) if values else None
+    return out
+
+
+def aggregate(
+    *,
+    case_id: str,
+    model_config_name: str,
+    judges: Sequence[str],
+    judge_models: dict[str, list[str]],
+    element_ids: Sequence[str],
+    scores: Sequence[ElementScore],
+) -> JudgeScores:
+    by_element = {eid: [s for s in scores if s.element_id == eid] for eid in element_ids}
+    agreements = {eid: agreement([s.scores for s in ss if s.status == "scored"]) for eid, ss in by_element.items()}
+    pooled = [
+        d for ss in by_element.values() for d in pairwise_differences([s.scores for s in ss if s.status == "scored"])
+    ]
+    return JudgeScores(
+        case_id=case_id,
+        model_config_name=model_config_name,
+        judges=list(judges),
+        shared_model=shares_model(judge_models),
+        judge_models=judge_models,
+        scores=list(scores),
+        mean_by_element={eid: mean_score(ss) for eid, ss in by_element.items()},
+        agreement=agreements,
+        overall_agreement=round(1.0 - fmean(pooled), 4) if pooled else None,
+        mean_by_element_criterion={eid: mean_by_criterion(ss) for eid, ss in by_element.items()},
+        unscorable=sum(1 for s in scores if s.status == "unscorable"),
+    )
+
+
+def shares_model(judge_models: dict[str, list[str]]) -> bool:
+    """True when two judges' chains start with the same model (their primary answers come from one model)."""
+    primaries = [models[0] for models in judge_models.values() if models]
+    return len(primaries) != len(set(primaries))
