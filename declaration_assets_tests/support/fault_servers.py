@@ -44,6 +44,7 @@ __all__ = [
     "RequestRecord",
     "FaultServer",
     "OpenAIFaultServer",
+    "OllamaFaultServer",
     "tokenize",
     "count_tokens",
     "prompt_tokens",
@@ -523,7 +524,7 @@ class FaultServer:
                 match = pattern.fullmatch(path)
                 if route_method == method and match:
                     handler.match = match  # type: ignore[attr-defined]
-                    if any(re.fullmatch(p, path) for p in self.faulty_paths):
+                    if self._takes_fault(record):
                         record.mode = self._next_mode()
                     route(ex)
                     break
@@ -538,6 +539,9 @@ class FaultServer:
         finally:
             record.ended_at = time.monotonic()
             record._done.set()
+
+    def _takes_fault(self, record: RequestRecord) -> bool:
+        return any(re.fullmatch(p, record.path) for p in self.faulty_paths)
 
     # -- shared helpers for generation routes
     def reply_text(self, record: RequestRecord) -> str:
@@ -755,3 +759,289 @@ def _timings(n_prompt: int, n_predicted: int, started: float) -> dict[str, float
         "predicted_per_token_ms": predicted_ms / max(1, n_predicted),
         "predicted_per_second": 1000 * n_predicted / predicted_ms,
     }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Ollama
+
+
+@dataclass
+class _Loaded:
+    size: int
+    unload_at: float | None = None  # monotonic time the model leaves /api/ps (after keep_alive: 0)
+    expires_at: str = "2099-01-01T00:00:00Z"
+
+
+def _is_zero_keep_alive(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return bool(re.fullmatch(r"0+(\.0+)?[smh]?", str(value).strip()))
+
+
+class OllamaFaultServer(FaultServer):
+    """POST /api/chat and /api/generate (NDJSON streams, or one JSON object with stream: false), GET /api/ps,
+    /api/tags, /api/version, POST /api/show.
+
+    Behaves like Ollama where it matters to a client:
+    - a model is loaded on first use (`load_s`, reported as `load_duration`) and listed by /api/ps with
+      size and size_vram; `keep_alive: 0` (on /api/generate without a prompt, or on a chat) unloads it,
+      but it only leaves /api/ps `unload_delay_s` later, as a real GPU release does;
+    - with `memory_bytes` set, loading a model that does not fit beside the loaded ones fails with a 500;
+    - the context window is `options.num_ctx` (default `default_num_ctx`, 2048): a longer prompt is truncated
+      silently, which this server makes visible by answering "TRUNCATED" (Mode.CONTEXT_OVERFLOW forces it);
+    - final objects carry total_duration, load_duration, prompt_eval_count, prompt_eval_duration, eval_count
+      and eval_duration in nanoseconds, measured from what the server really did.
+    `think_text` models a reasoning model: with `think: true` it arrives in `message.thinking`, with `think`
+    unset inline as `<think>...</think>`, with `think: false` not at all.
+    """
+
+    faulty_paths = (r"/api/chat", r"/api/generate")
+    TRUNCATED = "TRUNCATED"
+
+    def __init__(self, *, models: dict[str, int] | None = None, load_s: float = 0.0, unload_delay_s: float = 0.0,
+                 default_num_ctx: int = 2048, context_length: int = 8192, memory_bytes: int | None = None,
+                 vram_fraction: float = 1.0, **kwargs: Any):
+        self.models = dict(models) if models is not None else {"llama3.2:3b": 2_019_393_189}
+        self.load_s = load_s
+        self.unload_delay_s = unload_delay_s
+        self.default_num_ctx = default_num_ctx
+        self.context_length = context_length
+        self.memory_bytes = memory_bytes
+        self.vram_fraction = vram_fraction
+        self._loaded: dict[str, _Loaded] = {}
+        super().__init__(**kwargs)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
+        return [
+            ("POST", re.compile(r"/api/chat"), self._chat),
+            ("POST", re.compile(r"/api/generate"), self._generate),
+            ("GET", re.compile(r"/api/ps"), self._ps),
+            ("GET", re.compile(r"/api/tags"), self._tags),
+            ("POST", re.compile(r"/api/show"), self._show),
+            ("GET", re.compile(r"/api/version"), lambda ex: ex.json(200, {"version": "0.9.0"})),
+            ("GET", re.compile(r"/"), lambda ex: ex.raw(200, b"Ollama is running", "text/plain")),
+        ]
+
+    def _takes_fault(self, record: RequestRecord) -> bool:
+        body = record.body if isinstance(record.body, dict) else {}
+        if record.path == "/api/generate" and not body.get("prompt"):
+            return False  # load / unload requests are not generations
+        return super()._takes_fault(record)
+
+    # -- model state
+    def loaded_models(self) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            for name in [n for n, m in self._loaded.items() if m.unload_at is not None and m.unload_at <= now]:
+                del self._loaded[name]
+            return sorted(self._loaded)
+
+    def _resolve(self, name: str) -> str | None:
+        if name in self.models:
+            return name
+        if ":" not in name and f"{name}:latest" in self.models:
+            return f"{name}:latest"
+        return None
+
+    def _ensure_loaded(self, ex: Exchange, name: str) -> float | None:
+        """Load the model if needed; returns the load time in seconds, or None after answering an error."""
+        self.loaded_models()  # expire pending unloads
+        with self._lock:
+            current = self._loaded.get(name)
+            if current is not None and current.unload_at is None:
+                return 0.0
+            size = self.models[name]
+            others = sum(m.size for n, m in self._loaded.items() if n != name)
+            if self.memory_bytes is not None and others + size > self.memory_bytes:
+                gib = 1024 ** 3
+                message = (f"model requires more system memory ({size / gib:.1f} GiB) than is available "
+                           f"({max(0, self.memory_bytes - others) / gib:.1f} GiB)")
+                fits = False
+            else:
+                fits = True
+                self._loaded[name] = _Loaded(size=size)
+        if not fits:
+            ex.json(500, {"error": message})
+            ex.record.outcome = HTTP_ERROR
+            return None
+        started = time.monotonic()
+        if current is None or current.unload_at is not None:
+            ex.pause(self.load_s)
+        return time.monotonic() - started
+
+    def _schedule_unload(self, name: str) -> None:
+        with self._lock:
+            if name in self._loaded:
+                self._loaded[name].unload_at = time.monotonic() + self.unload_delay_s
+
+    # -- endpoints
+    def _ps(self, ex: Exchange) -> None:
+        names = self.loaded_models()
+        with self._lock:
+            entries = [(n, self._loaded[n]) for n in names if n in self._loaded]
+        ex.json(200, {"models": [{
+            "name": n, "model": n, "size": m.size, "digest": _digest(n), "details": _details(),
+            "expires_at": m.expires_at, "size_vram": int(m.size * self.vram_fraction)} for n, m in entries]})
+
+    def _tags(self, ex: Exchange) -> None:
+        ex.json(200, {"models": [{"name": n, "model": n, "modified_at": "2025-01-01T00:00:00Z", "size": size,
+                                  "digest": _digest(n), "details": _details()} for n, size in self.models.items()]})
+
+    def _show(self, ex: Exchange) -> None:
+        body = ex.record.body if isinstance(ex.record.body, dict) else {}
+        name = self._resolve(str(body.get("model") or body.get("name") or ""))
+        if name is None:
+            ex.json(404, {"error": f"model '{body.get('model') or body.get('name')}' not found"})
+            ex.record.outcome = HTTP_ERROR
+            return
+        ex.json(200, {"modelfile": f"FROM {name}\n", "parameters": "", "template": "{{ .Prompt }}",
+                      "details": _details(), "capabilities": ["completion"],
+                      "model_info": {"general.architecture": "llama", "llama.context_length": self.context_length}})
+
+    def _error(self, ex: Exchange, status: int) -> None:
+        message = {429: "server busy, please try again.  maximum pending requests exceeded",
+                   500: "llama runner process has terminated: signal: killed",
+                   503: "server busy, please try again.  maximum pending requests exceeded"}[status]
+        ex.json(status, {"error": message}, {"Retry-After": str(self.retry_after_s)} if status != 500 else None)
+        ex.record.outcome = HTTP_ERROR
+
+    def _chat(self, ex: Exchange) -> None:
+        self._answer(ex, chat=True)
+
+    def _generate(self, ex: Exchange) -> None:
+        body = ex.record.body if isinstance(ex.record.body, dict) else {}
+        if body.get("prompt"):
+            return self._answer(ex, chat=False)
+        name = self._resolve(str(body.get("model") or ""))
+        if name is None:
+            ex.json(404, {"error": f"model '{body.get('model')}' not found"})
+            ex.record.outcome = HTTP_ERROR
+            return
+        now = _iso_now()
+        if _is_zero_keep_alive(body.get("keep_alive")):
+            self._schedule_unload(name)
+            ex.json(200, {"model": name, "created_at": now, "response": "", "done": True, "done_reason": "unload"})
+            return
+        load = self._ensure_loaded(ex, name)
+        if load is None:
+            return
+        ex.json(200, {"model": name, "created_at": now, "response": "", "done": True, "done_reason": "load"})
+
+    def _answer(self, ex: Exchange, chat: bool) -> None:
+        rec = ex.record
+        body = rec.body if isinstance(rec.body, dict) else {}
+        rec.stream = bool(body.get("stream", True))  # Ollama streams unless told not to
+        requested = str(body.get("model") or "")
+        name = self._resolve(requested)
+        if name is None:
+            ex.json(404, {"error": f"model \"{requested}\" not found, try pulling it first"})
+            rec.outcome = HTTP_ERROR
+            return
+        messages = (body.get("messages") or []) if chat else [{"role": "user", "content": body.get("prompt", "")}]
+        if not chat and body.get("system"):
+            messages = [{"role": "system", "content": body["system"]}, *messages]
+        rec.prompt_tokens = prompt_tokens(messages)
+        options = rec.options
+        num_ctx = int(options.get("num_ctx") or self.default_num_ctx)
+        mode = rec.mode or Mode.HEALTHY
+
+        if mode is Mode.HANG:
+            ex.hang()
+        if mode is Mode.DROP:
+            ex.drop()
+            rec.outcome = DROPPED
+            return
+        if mode in (Mode.HTTP_429, Mode.HTTP_500, Mode.HTTP_503):
+            return self._error(ex, int(mode.value.split("_")[1]))
+
+        load_s = self._ensure_loaded(ex, name)
+        if load_s is None:
+            return
+        rec.truncated = mode is Mode.CONTEXT_OVERFLOW or rec.prompt_tokens > num_ctx
+        think = body.get("think")
+        num_predict = options.get("num_predict")
+        if rec.truncated:
+            pieces, cut = [self.TRUNCATED], False
+        else:
+            pieces, cut = self.pieces_for(rec, None if num_predict in (None, -1) else int(num_predict),
+                                          think=think is None)
+        thinking = self.think_text if (think is True and self.think_text and not rec.truncated) else None
+        prompt_eval_count = min(rec.prompt_tokens, num_ctx)
+        created = _iso_now()
+        after_load = time.monotonic()
+        first_at: list[float] = []
+
+        def frame(content: str) -> dict[str, Any]:
+            if chat:
+                message: dict[str, Any] = {"role": "assistant", "content": content}
+                if thinking and not first_at:
+                    message["thinking"] = thinking
+                return {"model": name, "created_at": created, "message": message, "done": False}
+            return {"model": name, "created_at": created, "response": content, "done": False}
+
+        def final() -> dict[str, Any]:
+            end = time.monotonic()
+            first = first_at[0] if first_at else end
+            out = frame("")
+            out.update({
+                "done": True, "done_reason": "length" if cut else "stop",
+                "total_duration": int((end - rec.received_at) * 1e9), "load_duration": int(load_s * 1e9),
+                "prompt_eval_count": prompt_eval_count, "prompt_eval_duration": int((first - after_load) * 1e9),
+                "eval_count": len(pieces), "eval_duration": int((end - first) * 1e9),
+            })
+            if not chat:
+                out["context"] = []
+            return out
+
+        if not rec.stream:
+            self.wait_like_generation(ex, len(pieces))
+            first_at.append(min(time.monotonic(), after_load + self.latency.first_token_s))
+            payload = final()
+            if chat:
+                payload["message"]["content"] = "".join(pieces)
+                if thinking:
+                    payload["message"]["thinking"] = thinking
+            else:
+                payload["response"] = "".join(pieces)
+            if mode is Mode.MALFORMED:
+                ex.raw(200, json.dumps(payload).encode()[:30])
+                rec.outcome = MALFORMED
+                return
+            if mode is Mode.STALL:
+                data = json.dumps(payload).encode()
+                ex.start(200, "application/json", length=len(data))
+                ex._write(data[: len(data) // 2])
+                ex.hang()
+            ex.json(200, payload)
+        else:
+            ex.start(200, "application/x-ndjson")
+
+            def emit(piece: str) -> None:
+                line = frame(piece)
+                if not first_at:
+                    first_at.append(time.monotonic())
+                ex.chunk(json.dumps(line).encode() + b"\n")
+                if mode is Mode.MALFORMED and rec.chunks_sent == 1:
+                    ex.chunk(b'{"model": "' + name.encode() + b'", "message": {"content": "\n')
+                    rec.outcome = MALFORMED
+
+            self.stream_pieces(ex, pieces, emit)
+            ex.chunk(json.dumps(final()).encode() + b"\n")
+            ex.end_chunks()
+        if _is_zero_keep_alive(body.get("keep_alive")):
+            self._schedule_unload(name)
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+
+def _digest(name: str) -> str:
+    return f"{zlib.crc32(name.encode()):08x}" * 8
+
+
+def _details() -> dict[str, Any]:
+    return {"format": "gguf", "family": "llama", "families": ["llama"], "parameter_size": "3.2B",
+            "quantization_level": "Q4_K_M"}
