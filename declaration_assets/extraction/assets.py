@@ -1,0 +1,57 @@
+"""`extracted_text`: every page of every PDF of a case, by text layer or OCR, with its language."""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from .. import settings
+from ..cases.models import CaseFileError
+from ..cases.storage import CaseStorage
+from ..partitions import case_partitions
+from .metadata import extraction_metadata
+from .models import ExtractedCase
+from .pdf import DEFAULT_OCR_DPI, DEFAULT_OCR_LANGUAGES, EXTRACTOR_VERSION, NothingExtractable, extract_case, ocr_settings
+
+
+class ExtractionConfig(dg.Config):
+    ocr_dpi: int = Field(default=DEFAULT_OCR_DPI, ge=72, le=600, description="render resolution for OCR")
+    ocr_languages: list[str] = Field(default=list(DEFAULT_OCR_LANGUAGES), description="Tesseract language codes")
+    use_cache: bool = Field(default=True, description="re-use results for unchanged PDFs (same sha256)")
+
+
+@dg.asset(
+    partitions_def=case_partitions,
+    group_name="ingest",
+    code_version=EXTRACTOR_VERSION,
+    kinds={"pdf"},
+    description="Every page of every PDF of the case: document, page, method (text layer or OCR), language.",
+)
+def extracted_text(
+    context: dg.AssetExecutionContext, config: ExtractionConfig, case_storage: CaseStorage
+) -> dg.Output[ExtractedCase]:
+    case_id = context.partition_key
+    try:
+        record = case_storage.read_case_record(case_id)
+        names = case_storage.pdf_names(case_id)
+    except CaseFileError as e:
+        raise dg.Failure(description=str(e)) from e
+    except FileNotFoundError as e:
+        raise dg.Failure(description=f"case {case_id}: {e}") from e
+
+    ocr = ocr_settings(config.ocr_languages, config.ocr_dpi)
+    if not ocr.available:
+        context.log.warning(ocr.unavailable_reason)
+    cache_dir = settings.CACHE_DIR / "extraction" if config.use_cache else None
+    documents = ((name, case_storage.read_bytes(case_id, name)) for name in names)
+    try:
+        case, results = extract_case(case_id, documents, ocr, Path(cache_dir) if cache_dir else None)
+    except NothingExtractable as e:
+        raise dg.Failure(description=str(e)) from e
+
+    for f in case.failures:
+        context.log.warning(f"{f.document}{f' p.{f.page}' if f.page else ''}: {f.reason}")
+    metadata = extraction_metadata(case, results)
+    metadata["case_type"] = dg.MetadataValue.text(record.case_type.value)
+    metadata["declarant_language"] = dg.MetadataValue.text(record.language)
+    return dg.Output(case, metadata=metadata)

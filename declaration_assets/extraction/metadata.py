@@ -1,0 +1,102 @@
+"""What the Dagster UI shows for an `extracted_text` partition: counts, a document table, failures, a preview."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import dagster as dg
+
+from .models import ExtractedCase
+from .pdf import DocumentResult
+
+PREVIEW_CHARS = 400
+
+
+def previews_enabled() -> bool:
+    """Text previews in asset metadata; DECLARATION_METADATA_PREVIEWS=0 turns them off (a shared UI)."""
+    return os.environ.get("DECLARATION_METADATA_PREVIEWS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def documents_table(case: ExtractedCase, results: Sequence[DocumentResult]) -> dg.TableMetadataValue:
+    by_name = {r.name: r for r in results}
+    records = []
+    for d in case.documents:
+        pages = case.pages_of(d.name)
+        r = by_name.get(d.name)
+        records.append(
+            dg.TableRecord(
+                {
+                    "exhibit": d.exhibit,
+                    "document": d.name,
+                    "title": d.title,
+                    "pages": d.pages,
+                    "ocr_pages": sum(p.method == "ocr" for p in pages),
+                    "languages": ",".join(sorted({p.language for p in pages})),
+                    "characters": sum(len(p.text) for p in pages),
+                    "cached": bool(r and r.from_cache),
+                }
+            )
+        )
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("exhibit", "string"),
+            dg.TableColumn("document", "string"),
+            dg.TableColumn("title", "string"),
+            dg.TableColumn("pages", "int"),
+            dg.TableColumn("ocr_pages", "int"),
+            dg.TableColumn("languages", "string"),
+            dg.TableColumn("characters", "int"),
+            dg.TableColumn("cached", "bool", description="result re-used from the extraction cache"),
+        ]
+    )
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def failures_markdown(case: ExtractedCase) -> str:
+    if not case.failures:
+        return "No failed documents."
+    rows = ["| document | page | reason |", "| --- | --- | --- |"]
+    rows += [f"| {_md_cell(f.document)} | {f.page or 'all'} | {_md_cell(f.reason)} |" for f in case.failures]
+    return "\n".join(rows)
+
+
+def preview_markdown(case: ExtractedCase, chars: int = PREVIEW_CHARS) -> str:
+    parts = []
+    for d in case.documents:
+        first = next((p for p in case.pages_of(d.name) if p.text.strip()), None)
+        if first is None:
+            continue
+        text = first.text[:chars] + ("…" if len(first.text) > chars else "")
+        parts.append(f"**Ex. {d.exhibit} — {d.title}** (p. {first.page}, {first.method}, {first.language})\n\n> "
+                     + text.replace("\n\n", "\n>\n> "))
+    return "\n\n".join(parts)
+
+
+def extraction_metadata(case: ExtractedCase, results: Sequence[DocumentResult]) -> dict[str, dg.MetadataValue]:
+    ocr_pages = case.ocr_pages
+    languages: dict[str, int] = {}
+    for p in case.pages:
+        languages[p.language] = languages.get(p.language, 0) + 1
+    meta: dict[str, dg.MetadataValue] = {
+        "documents": dg.MetadataValue.int(len(case.documents)),
+        "pages": dg.MetadataValue.int(len(case.pages)),
+        "text_layer_pages": dg.MetadataValue.int(len(case.pages) - len(ocr_pages)),
+        "ocr_pages": dg.MetadataValue.int(len(ocr_pages)),
+        "ocr_page_list": dg.MetadataValue.text(", ".join(f"{p.document} p.{p.page}" for p in ocr_pages) or "none"),
+        "failed_documents": dg.MetadataValue.int(sum(f.page is None for f in case.failures)),
+        "failed_pages": dg.MetadataValue.int(sum(f.page is not None for f in case.failures)),
+        "failures": dg.MetadataValue.md(failures_markdown(case)),
+        "languages": dg.MetadataValue.json(languages),
+        "document_table": documents_table(case, results),
+        "text_seconds": dg.MetadataValue.float(round(sum(r.text_seconds for r in results), 3)),
+        "ocr_seconds": dg.MetadataValue.float(round(sum(r.ocr_seconds for r in results), 3)),
+        "documents_from_cache": dg.MetadataValue.int(sum(r.from_cache for r in results)),
+    }
+    if previews_enabled():
+        meta["preview"] = dg.MetadataValue.md(preview_markdown(case))
+    return meta
