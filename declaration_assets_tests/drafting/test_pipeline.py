@@ -1,0 +1,143 @@
+import re
+
+from declaration_assets.drafting import prompts
+from declaration_assets.drafting.pipeline import DraftSettings, build_draft, drafter_prompt
+from declaration_assets.llm.models import CallContext, Completion, FakeLLM, LLMFailure
+from declaration_assets.requirements import load_requirements
+
+from .helpers import DOCS, keyword_search, record
+
+CTX = CallContext(case_id="vawa-0001", asset="draft", model_config="default")
+
+
+def first_person_from_evidence(role, prompt):
+    """A drafter that turns each passage it is shown into one first-person sentence (like a decent model)."""
+    assert role == "drafter"
+    out = []
+    for item in prompt.evidence:
+        label = item[: item.index("]") + 1]
+        if "married on June 15, 2019" in item:
+            out.append(f"I married Ricardo on June 15, 2019 in Harris County, Texas {label}.")
+        elif "pushed me" in item:
+            out.append(f"Ricardo pushed me against the wall on April 23, 2023 and I called the police {label}.")
+        elif "moved in" in item:
+            out.append("We moved in on July 1, 2019 at 2215 Calloway Street.")  # no label: attributed
+        elif "church" in item:
+            out.append(f"I met Ricardo in February 2018 at church in Houston [Ex. Z, p. 9] {label}.")
+    return "Sure! Here is the text.\n" + "\n".join(out)
+
+
+def run(client, settings=DraftSettings(evidence_per_element=3, evidence_per_call=2), logs=None):
+    return build_draft(
+        record=record(), requirements=load_requirements("vawa"), documents=DOCS, search=keyword_search(),
+        client=client, ctx=CTX, settings=settings, log=(logs.append if logs is not None else (lambda m: None)),
+    )
+
+
+def test_draft_structure_citations_and_progress():
+    logs: list[str] = []
+    fake = FakeLLM(default=first_person_from_evidence)
+    outcome = run(fake, logs=logs)
+    d = outcome.draft
+    req = load_requirements("vawa")
+    assert [s.kind for s in d.sections] == ["introduction"] + ["element"] * 5 + ["closing"]
+    assert [s.element_id for s in d.element_sections()] == req.element_ids()
+    assert [e.letter for e in d.exhibits] == ["A", "B", "C"]
+    valid = {f"[Ex. {e.letter}, p. {p}]" for e in d.exhibits for p in range(1, e.pages + 1)}
+    for s in d.element_sections():
+        if s.gap:
+            assert s.paragraphs[0].startswith(prompts.GAP_MARKER)
+            continue
+        for para in s.paragraphs:
+            for sentence in re.split(r"(?<=\]\.) ", para):
+                assert sentence.endswith("]."), sentence
+                cites = re.findall(r"\[Ex\. [A-Z], p\. \d+\]", sentence)
+                assert cites and set(cites) <= valid, sentence
+    assert "[Ex. Z, p. 9]" not in d.markdown()
+    residence = d.section_for("joint_residence")
+    assert residence.gap is None and "[Ex. C, p. 1]" in residence.text() and residence.citations_attributed >= 1
+    assert any(s.citations_removed == ["[Ex. Z, p. 9]"] for s in d.element_sections())
+    assert d.sections[-1].paragraphs[0].startswith("I declare under penalty of perjury")
+    assert "## Exhibit List" in d.markdown() and "Exhibit B: Marriage Certificate" in d.markdown()
+    assert any(m.startswith("section 1 of 5 (qualifying_relationship)") and "elapsed" in m for m in logs)
+    assert any(m.startswith("section 5 of 5 (good_moral_character) drafted") for m in logs)
+    # Evidence goes to the drafter ranked and labelled, through the evidence slot the router can shrink.
+    role, spec, _ = fake.history[0]
+    assert role == "drafter" and spec.evidence and all(e.startswith("[Ex. ") for e in spec.evidence)
+    assert "{evidence}" in spec.user and spec.prompt_version == prompts.DRAFT_PROMPT_VERSION
+
+
+def test_garbage_answers_leave_marked_gaps_never_text():
+    outcome = run(FakeLLM(default="```json {}``` lorem ipsum dolor sit amet"))
+    d = outcome.draft
+    assert len(d.gaps()) == 5
+    for s in d.element_sections():
+        assert s.paragraphs == [s.paragraphs[0]] and s.paragraphs[0].startswith(prompts.GAP_MARKER)
+        assert s.gap == "no evidence retrieved" or (s.gap.startswith("all sentences removed") and "[Ex." in s.paragraphs[0])
+    assert not outcome.all_calls_failed
+
+
+def test_element_without_evidence_is_a_gap_without_a_call():
+    fake = FakeLLM(default=first_person_from_evidence)
+    outcome = build_draft(record=record(), requirements=load_requirements("vawa"), documents=DOCS,
+                          search=lambda q: [], client=fake, ctx=CTX)
+    assert fake.history == []
+    assert all(s.gap == "no evidence retrieved" for s in outcome.draft.element_sections())
+    assert "no evidence" in outcome.draft.section_for("abuse").paragraphs[0]
+
+
+def test_failed_calls_are_recorded_and_reported():
+    failure = LLMFailure("embedded: deadline_total", records=({"role": "drafter", "outcome": "deadline_total"},))
+    fake = FakeLLM(default=failure)
+    outcome = run(fake)
+    assert outcome.all_calls_failed
+    assert {r["outcome"] for r in outcome.records} == {"deadline_total"}
+    for s in outcome.draft.element_sections():
+        assert s.gap == "no evidence retrieved" or s.gap.startswith("every drafter call failed (LLMFailure")
+    assert any(s.gap != "no evidence retrieved" for s in outcome.draft.element_sections())
+
+
+class DroppingClient:
+    """Acts like the router when the window is tight: only the best-ranked evidence item is sent."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def complete(self, role, prompt, ctx):
+        self.prompts.append(prompt)
+        kept = prompt.evidence[:1]
+        text = first_person_from_evidence(role, type(prompt)(**{**prompt.__dict__, "evidence": prompt.evidence}))
+        return Completion(text=text, role=role, model_config=ctx.model_config, deployment="small",
+                          evidence_used=len(kept), evidence_dropped=len(prompt.evidence) - len(kept),
+                          records=({"role": role, "outcome": "ok", "evidence_dropped": 1},))
+
+    def judge_roles(self, model_config):
+        return []
+
+    def role_description(self, model_config, role):
+        return {}
+
+
+def test_citations_of_evidence_the_router_dropped_are_not_kept():
+    client = DroppingClient()
+    outcome = run(client, settings=DraftSettings(evidence_per_element=4, evidence_per_call=4))
+    sent = {p.evidence[0][: p.evidence[0].index("]") + 1] for p in client.prompts}
+    drafted = [s for s in outcome.draft.element_sections() if not s.gap]
+    assert drafted
+    for s in drafted:
+        assert {c.label() for c in s.citations()} <= sent
+        assert len(s.evidence_chunk_ids) == 1
+    assert sum(s.evidence_dropped for s in outcome.draft.sections) == sum(len(p.evidence) - 1 for p in client.prompts)
+    assert sum(s.evidence_dropped for s in outcome.draft.sections) >= 1
+
+
+def test_drafter_prompt_carries_element_and_ranked_evidence():
+    from declaration_assets.drafting.compose import gather_evidence
+
+    element = load_requirements("vawa").element("abuse")
+    evidence = gather_evidence(element.queries, keyword_search(), 3)
+    spec = drafter_prompt(element, evidence, DraftSettings(max_tokens=111))
+    assert "Battery or Extreme Cruelty" in spec.user and "must show" in spec.user
+    assert spec.max_tokens == 111 and not spec.json_mode
+    assert [e.split("]")[0] + "]" for e in spec.evidence] == [sc.chunk.citation() for sc in evidence]
+    assert "first person" in spec.system
