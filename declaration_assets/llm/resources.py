@@ -1,0 +1,113 @@
+"""`LLMRouter`: the Dagster resource (key "llm") every LLM call of the project goes through.
+
+Assets ask for a role under a model configuration and get a `Completion`; the routing file decides which
+deployments serve it. See `engine.py` for the call path and docs/ROUTING.md for the routing file.
+
+    with llm.budget(600, "draft vawa-0001"):
+        completion = llm.complete("drafter", prompt, CallContext(case_id=..., asset="draft", model_config=...))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from .. import settings
+from .cache import ResponseCache
+from .engine import Budget, RouterEngine, default_cache_dir, time_budget
+from .models import CallContext, Completion, CompletionClient, PromptSpec
+from .records import CallLog, records_markdown, records_summary, records_table
+from .routing import RoutingFile, load_routes, routes_hash
+from .routing_file import routes_path
+
+CACHE_ENV = "DECLARATION_LLM_CACHE"
+
+__all__ = ["LLMRouter", "records_table", "records_markdown", "records_summary"]
+
+
+def _cache_enabled_by_env() -> bool:
+    return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+class LLMRouter(dg.ConfigurableResource):
+    """Routes each role's LLM calls through the routing file's deployment chain (LiteLLM underneath)."""
+
+    routes_file: str | None = Field(default=None, description="routing file; default: DECLARATION_ROUTES or the packaged file")
+    call_log_path: str | None = Field(default=None, description="JSONL call log; default: settings.CALL_LOG_PATH")
+    use_cache: bool = Field(default=True, description="reuse answers to identical requests (env DECLARATION_LLM_CACHE=0 turns it off)")
+    cache_dir: str | None = Field(default=None, description="default: settings.CACHE_DIR/llm")
+    log_content: bool = Field(default=False, description="write prompts and answers into the call log and records")
+    spend_cap_usd: float | None = Field(default=None, description="per run, paid deployments; overrides the routing file's limit")
+
+    _engine: RouterEngine | None = PrivateAttr(default=None)
+    _client: CompletionClient | None = PrivateAttr(default=None)
+
+    # --- construction --------------------------------------------------------------------------------------
+    @classmethod
+    def wrapping(cls, client: CompletionClient) -> "LLMRouter":
+        """A router that hands every call to `client` (e.g. `FakeLLM`), for tests of assets typed as `LLMRouter`."""
+        router = cls(use_cache=False)
+        router._client = client
+        return router
+
+    def routes_location(self) -> Path:
+        return Path(self.routes_file) if self.routes_file else routes_path()
+
+    def routing(self) -> RoutingFile:
+        return self._get_engine().routes
+
+    def routes_sha256(self) -> str:
+        return routes_hash(self.routes_location())
+
+    def _get_engine(self) -> RouterEngine:
+        if self._engine is None:
+            routes = load_routes(self.routes_location())
+            cache = None
+            if self.use_cache and _cache_enabled_by_env():
+                cache = ResponseCache(Path(self.cache_dir or default_cache_dir()) / "responses.sqlite")
+            self._engine = RouterEngine(
+                routes,
+                call_log=CallLog(self.call_log_path or settings.CALL_LOG_PATH),
+                cache=cache,
+                log_content=self.log_content,
+                spend_cap_usd=self.spend_cap_usd,
+                logger=dg.get_dagster_logger("declaration_assets.llm"),
+            )
+        return self._engine
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is None:
+            self._get_engine()  # a broken routing file fails the run at start, naming the file and key
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._engine is not None:
+            self._engine.counter.close()
+
+    # --- CompletionClient ------------------------------------------------------------------------------------
+    def complete(self, role: str, prompt: PromptSpec, ctx: CallContext) -> Completion:
+        if self._client is not None:
+            return self._client.complete(role, prompt, ctx)
+        return self._get_engine().complete(role, prompt, ctx)
+
+    def judge_roles(self, model_config: str) -> list[str]:
+        if self._client is not None:
+            return self._client.judge_roles(model_config)
+        return self._get_engine().judge_roles(model_config)
+
+    def role_description(self, model_config: str, role: str) -> dict[str, Any]:
+        if self._client is not None:
+            return self._client.role_description(model_config, role)
+        return self._get_engine().role_description(model_config, role)
+
+    # --- time budget ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def budget(self, seconds: float, label: str) -> Iterator[Budget]:
+        """Every call inside shares one deadline of `seconds`; when it runs out the call fails naming `label`."""
+        with time_budget(seconds, label) as b:
+            yield b

@@ -1,0 +1,163 @@
+"""Counting prompt tokens before sending, and shrinking evidence so a prompt fits its deployment's window.
+
+Exact counts come from the server's own tokenizer where it has one (llama.cpp `/extras/tokenize`, vLLM
+`/tokenize`); otherwise `litellm.token_counter` estimates and a safety margin (per deployment, default 15 %) is
+added. Nothing is ever cut from a prompt except whole evidence items, lowest-ranked first, and the drop is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+
+import httpx
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import litellm  # noqa: E402
+
+from .models import PromptSpec  # noqa: E402
+from .routing import Deployment  # noqa: E402
+
+# llama.cpp's `/extras/tokenize` tokenizes raw text, not the chat template. ChatML-style templates add at most
+# 5 tokens per message plus 3 to open the answer; 8 per message covers them with room to spare.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+TOKENIZER_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    tokens: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Fit:
+    messages: list[dict[str, str]]
+    evidence_used: int
+    evidence_dropped: int
+    prompt_tokens: int
+    exact: bool
+
+
+def server_root(api_base: str | None) -> str:
+    base = (api_base or "").rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+class TokenCounter:
+    """Counts tokens for a deployment; remembers recent exact counts (tokenizer round trips cost milliseconds)."""
+
+    def __init__(self, timeout_s: float = TOKENIZER_TIMEOUT_S, cache_size: int = 4096):
+        self.timeout_s = timeout_s
+        self._cache: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = Lock()
+        self._client = httpx.Client(timeout=timeout_s)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- exact -------------------------------------------------------------------------------------------
+    def _remember(self, key: tuple[str, str, str], fn) -> int:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        n = fn()
+        with self._lock:
+            self._cache[key] = n
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return n
+
+    def _llamacpp_text(self, dep: Deployment, text: str) -> int:
+        def call() -> int:
+            r = self._client.post(f"{server_root(dep.api_base)}/extras/tokenize", json={"input": text})
+            r.raise_for_status()
+            return len(r.json()["tokens"])
+
+        return self._remember((dep.server_key, "llamacpp", text), call)
+
+    def _vllm_messages(self, dep: Deployment, messages: list[dict[str, str]]) -> int:
+        model = dep.model.split("/", 1)[1]
+
+        def call() -> int:
+            r = self._client.post(f"{server_root(dep.api_base)}/tokenize", json={"model": model, "messages": messages})
+            r.raise_for_status()
+            body = r.json()
+            return int(body["count"]) if "count" in body else len(body["tokens"])
+
+        key_text = "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages)
+        return self._remember((dep.server_key, "vllm", key_text), call)
+
+    # --- public ------------------------------------------------------------------------------------------
+    def count_messages(self, dep: Deployment, messages: list[dict[str, str]]) -> TokenCount:
+        try:
+            if dep.tokenizer == "llamacpp":
+                n = sum(self._llamacpp_text(dep, m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+                return TokenCount(n, True)
+            if dep.tokenizer == "vllm":
+                return TokenCount(self._vllm_messages(dep, messages), True)
+        except (httpx.HTTPError, KeyError, ValueError, TypeError):
+            pass  # the server has no usable tokenizer endpoint: estimate instead (recorded as an estimate)
+        raw = litellm.token_counter(model=dep.model, messages=messages)
+        return TokenCount(math.ceil(raw * (1 + dep.estimate_margin)), False)
+
+    def count_text(self, dep: Deployment, text: str) -> TokenCount:
+        try:
+            if dep.tokenizer == "llamacpp":
+                return TokenCount(self._llamacpp_text(dep, text), True)
+        except (httpx.HTTPError, KeyError, ValueError, TypeError):
+            pass
+        raw = litellm.token_counter(model=dep.model, text=text)
+        return TokenCount(math.ceil(raw * (1 + dep.estimate_margin)), False)
+
+
+def fit_prompt(prompt: PromptSpec, dep: Deployment, counter: TokenCounter, max_tokens: int) -> Fit | None:
+    """The prompt with as much evidence (best first) as fits `context_window - max_tokens`; None if it cannot fit.
+
+    When the prompt has evidence, at least one item must remain: a prompt stripped of all its evidence would
+    answer a different question, so that counts as not fitting.
+    """
+    available = dep.context_window - max_tokens
+    full = prompt.render()
+    total = counter.count_messages(dep, full)
+    n = len(prompt.evidence)
+    if total.tokens <= available:
+        return Fit(full, n, 0, total.tokens, total.exact)
+    if n == 0:
+        return None
+    # Count the prompt without evidence and each item once, keep the longest best-first prefix that fits,
+    # then confirm with a count of the rendered prompt (token counts are not exactly additive).
+    base = counter.count_messages(dep, prompt.render(()))
+    if base.tokens >= available:
+        return None
+    sep = counter.count_text(dep, prompt.evidence_separator).tokens if prompt.evidence_separator.strip() else 1
+    budget = available - base.tokens
+    k = 0
+    for item in prompt.evidence:
+        cost = counter.count_text(dep, item).tokens + sep
+        if cost > budget:
+            break
+        budget -= cost
+        k += 1
+    while k >= 1:
+        msgs = prompt.render(prompt.evidence[:k])
+        c = counter.count_messages(dep, msgs)
+        if c.tokens <= available:
+            return Fit(msgs, k, n - k, c.tokens, c.exact)
+        k -= 1
+    return None
+
+
+def ollama_num_ctx(prompt_tokens: int, max_tokens: int, dep: Deployment) -> int:
+    """`num_ctx` for Ollama: prompt plus answer, rounded up, at least the configured minimum, capped at the window."""
+    settings = dep.ollama
+    multiple = settings.num_ctx_multiple if settings else 1024
+    minimum = settings.min_num_ctx if settings else 2048
+    need = prompt_tokens + max_tokens
+    rounded = max(minimum, math.ceil(need / multiple) * multiple)
+    return min(rounded, dep.context_window)

@@ -1,0 +1,357 @@
+"""One streamed request to one deployment, bounded by deadlines, with the connection closed on breach.
+
+`litellm.completion(stream=True, stream_timeout=...)` makes the HTTP client's read timeout cover the wait for
+the response headers and every gap between chunks. That alone cannot express three deadlines (first token,
+stall, total): a server that trickles a token every few seconds never trips a read timeout. So the read timeout
+is set to the time left before the first-token or total deadline, and a watchdog thread re-armed at every chunk
+shuts the socket down when the first-token, stall or total deadline passes. Shutting the socket (rather than
+only closing the response object) wakes the blocked read at once and tells the server the client has gone, so
+a server such as Ollama stops generating. No subprocess is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import litellm  # noqa: E402
+
+litellm.suppress_debug_info = True  # no "Give Feedback" banners in run logs
+
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+
+
+def strip_thinking(text: str) -> str:
+    """Remove `<think>...</think>` blocks (and an unterminated one) from an answer."""
+    return _THINK.sub("", text).strip() if "<think" in text.lower() else text
+
+
+@dataclass
+class StreamResult:
+    text: str
+    ttft_s: float | None
+    latency_s: float
+    usage: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] | None = None  # llama.cpp `timings` from the final chunk, when it survives
+    ollama_final: dict[str, Any] | None = None  # Ollama's final NDJSON object (durations in ns)
+    finish_reason: str | None = None
+
+
+class AttemptError(Exception):
+    """An attempt failed; `outcome` is a call-record outcome, `error_class` the exception's class name."""
+
+    def __init__(self, outcome: str, error_class: str, message: str, *, ttft_s: float | None = None,
+                 latency_s: float | None = None, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+        self.error_class = error_class
+        self.message = message
+        self.ttft_s = ttft_s
+        self.latency_s = latency_s
+        self.retry_after_s = retry_after_s
+
+
+class _Watchdog:
+    """Shuts a socket down when the current deadline passes. One thread per attempt, ended in `stop()`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._reason = ""
+        self._sock: socket.socket | None = None
+        self._stopped = False
+        self.fired: str | None = None
+        self._thread = threading.Thread(target=self._run, name="llm-deadline-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, deadline: float, reason: str, sock: socket.socket | None = None) -> None:
+        with self._cond:
+            self._deadline, self._reason = deadline, reason
+            if sock is not None:
+                self._sock = sock
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(timeout=left)
+                    continue
+                self.fired = self._reason
+                if self._sock is not None:
+                    try:
+                        self._sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+
+
+def _http_response(wrapper: Any) -> httpx.Response | None:
+    stream = getattr(wrapper, "completion_stream", None)
+    for attr in ("response", "http_response"):
+        resp = getattr(stream, attr, None)
+        if isinstance(resp, httpx.Response):
+            return resp
+    return None
+
+
+def _socket_of(resp: httpx.Response | None) -> socket.socket | None:
+    if resp is None:
+        return None
+    net = resp.extensions.get("network_stream")
+    try:
+        sock = net.get_extra_info("socket") if net is not None else None
+    except Exception:  # noqa: BLE001 - transport-specific; without a socket the read timeout still bounds the wait
+        return None
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _close(wrapper: Any, resp: httpx.Response | None) -> None:
+    for closer in (getattr(getattr(wrapper, "completion_stream", None), "close", None), getattr(resp, "close", None)):
+        if closer is not None:
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing a broken stream may raise; the socket is gone either way
+                pass
+
+
+def _hook_ollama_final(wrapper: Any, sink: dict[str, Any]) -> None:
+    """Keep Ollama's final NDJSON object: litellm's parser drops its timing fields (load/prompt/eval durations)."""
+    stream = getattr(wrapper, "completion_stream", None)
+    parser = getattr(stream, "chunk_parser", None)
+    if parser is None:
+        return
+
+    def capture(chunk: Any) -> Any:
+        if isinstance(chunk, str):
+            try:
+                parsed = json.loads(chunk)
+            except ValueError:
+                parsed = None
+        else:
+            parsed = chunk
+        if isinstance(parsed, dict) and parsed.get("done") is True:
+            sink.update({k: v for k, v in parsed.items() if k != "message"})
+        return parser(chunk)
+
+    stream.chunk_parser = capture
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    resp = getattr(exc, "response", None)
+    headers = getattr(resp, "headers", None) or getattr(exc, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") if hasattr(headers, "get") else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and all(cur is not e for e in out) and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+_TIMEOUTS = (litellm.Timeout, httpx.TimeoutException, TimeoutError, socket.timeout)
+_CONTEXT_TEXT = re.compile(
+    r"context (length|window)|too many tokens|maximum context|exceeds? the (available )?context", re.I)
+_MALFORMED_TEXT = re.compile(
+    r"JSONDecodeError|Expecting value|Unterminated string|Extra data|Invalid control character|not valid JSON|"
+    r"Expecting ',' delimiter|Expecting property name")
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Map an exception raised by litellm (or the HTTP stack under it) to a call-record outcome.
+
+    litellm wraps errors in layers (a malformed stream chunk surfaces as MidStreamFallbackError, a dropped
+    connection as InternalServerError), so the whole cause chain is examined, most specific cause first.
+    """
+    name = type(exc).__name__
+    chain = _chain(exc)
+    if any(isinstance(e, litellm.ContextWindowExceededError) for e in chain):
+        return "context_overflow", name
+    if any(isinstance(e, _TIMEOUTS) for e in chain):
+        return "timeout", name
+    if any(isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)) or _MALFORMED_TEXT.search(str(e)) for e in chain):
+        return "bad_response", name
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, litellm.RateLimitError) or status == 429:
+        return "rate_limited", name
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)) or status in (401, 403, 404):
+        return "permanent_error", name
+    if isinstance(exc, litellm.BadRequestError) or status in (400, 413, 422):
+        if _CONTEXT_TEXT.search(str(exc)):
+            return "context_overflow", name
+        return "permanent_error", name
+    if any(isinstance(e, (httpx.TransportError, ConnectionError)) for e in chain) or any(
+        type(e).__module__.startswith("httpcore") for e in chain
+    ):
+        return "connection_error", name
+    if isinstance(exc, (litellm.InternalServerError, litellm.ServiceUnavailableError)) or (
+        isinstance(status, int) and status >= 500
+    ):
+        return "server_error", name
+    if isinstance(exc, (litellm.APIConnectionError, OSError)):
+        return "connection_error", name
+    return "bad_response", name
+
+
+def stream_completion(
+    kwargs: dict[str, Any],
+    *,
+    first_token_s: float,
+    stall_s: float,
+    total_deadline: float,
+    total_reason: str = "deadline_total",
+    capture_ollama: bool = False,
+) -> StreamResult:
+    """Stream one completion. Raises `AttemptError` on any failure, with the outcome already classified.
+
+    `total_deadline` is a `time.monotonic()` instant (the earlier of the deployment's total deadline and any
+    time budget); `total_reason` is the outcome reported when it is the deadline that ends the attempt.
+    """
+    start = time.monotonic()
+    first_deadline = min(start + first_token_s, total_deadline)
+    first_reason = "deadline_first_token" if start + first_token_s <= total_deadline else total_reason
+    read_timeout = max(0.05, first_deadline - start)
+    dog = _Watchdog()
+    dog.arm(first_deadline, first_reason)
+    wrapper: Any = None
+    resp: httpx.Response | None = None
+    ttft: float | None = None
+    got_chunk = False
+    parts: list[str] = []
+    usage: dict[str, Any] = {}
+    timings: dict[str, Any] | None = None
+    finish: str | None = None
+    ollama_final: dict[str, Any] = {}
+    try:
+        try:
+            wrapper = litellm.completion(**kwargs, stream=True, stream_timeout=read_timeout)
+            resp = _http_response(wrapper)
+            dog.arm(first_deadline, first_reason, _socket_of(resp))
+            if capture_ollama:
+                _hook_ollama_final(wrapper, ollama_final)
+            for chunk in wrapper:
+                now = time.monotonic()
+                if not got_chunk:
+                    got_chunk = True
+                stall_deadline = now + stall_s
+                if stall_deadline < total_deadline:
+                    dog.arm(stall_deadline, "deadline_stall")
+                else:
+                    dog.arm(total_deadline, total_reason)
+                choices = getattr(chunk, "choices", None) or []
+                for ch in choices:
+                    delta = getattr(ch, "delta", None)
+                    content = getattr(delta, "content", None) if delta is not None else None
+                    if content:
+                        if ttft is None:
+                            ttft = now - start
+                        parts.append(content)
+                    if getattr(ch, "finish_reason", None):
+                        finish = ch.finish_reason
+                u = getattr(chunk, "usage", None)
+                if u is not None:
+                    usage = u.model_dump() if hasattr(u, "model_dump") else dict(u)
+                t = getattr(chunk, "timings", None)
+                if isinstance(t, dict):
+                    timings = t
+                if dog.fired:
+                    break
+                if now >= total_deadline:
+                    dog.fired = total_reason
+                    break
+        except Exception as exc:  # noqa: BLE001 - every failure is classified into a record below
+            elapsed = time.monotonic() - start
+            if dog.fired:
+                raise AttemptError(dog.fired, type(exc).__name__, _deadline_message(dog.fired, elapsed),
+                                   ttft_s=ttft, latency_s=elapsed) from exc
+            outcome, name = classify(exc)
+            if outcome == "timeout":
+                now = time.monotonic()
+                if now >= total_deadline - 0.05:
+                    outcome = total_reason
+                else:
+                    outcome = "deadline_stall" if got_chunk else "deadline_first_token"
+                raise AttemptError(outcome, name, _deadline_message(outcome, elapsed), ttft_s=ttft,
+                                   latency_s=elapsed) from exc
+            raise AttemptError(outcome, name, _short(exc), ttft_s=ttft, latency_s=elapsed,
+                               retry_after_s=_retry_after(exc)) from exc
+        elapsed = time.monotonic() - start
+        if dog.fired:
+            raise AttemptError(dog.fired, "DeadlineExceeded", _deadline_message(dog.fired, elapsed),
+                               ttft_s=ttft, latency_s=elapsed)
+        return StreamResult(
+            text="".join(parts), ttft_s=ttft, latency_s=elapsed, usage=usage, timings=timings,
+            ollama_final=ollama_final or None, finish_reason=finish,
+        )
+    finally:
+        dog.stop()
+        _close(wrapper, resp)
+
+
+def _deadline_message(outcome: str, elapsed: float) -> str:
+    what = {
+        "deadline_first_token": "no first token before the first-token deadline",
+        "deadline_stall": "the stream stalled longer than the stall deadline",
+        "deadline_total": "the answer did not finish before the total deadline",
+        "budget_exhausted": "the asset's time budget ran out",
+    }.get(outcome, outcome)
+    return f"{what} (after {elapsed:.2f} s); connection closed"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """An error message for records: the first line, bounded (provider errors can echo the request)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:limit]
+
+
+_WARM: set[str] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def warm_up(providers: set[str]) -> None:
+    """Load litellm's provider code paths once per process, so the first call's deadlines measure the server.
+
+    litellm imports its HTTP stack and provider modules on first use (1-3 s on a busy 2-core machine, longer
+    than a tight first-token deadline). A request to a closed local port (the discard port) walks that path
+    without reaching any server.
+    """
+    with _WARM_LOCK:
+        todo = sorted(p for p in providers if p not in _WARM and p in ("openai", "hosted_vllm", "ollama", "ollama_chat"))
+        for provider in todo:
+            base = "http://127.0.0.1:9" + ("" if provider.startswith("ollama") else "/v1")
+            try:
+                wrapper = litellm.completion(
+                    model=f"{provider}/warm-up", api_base=base, api_key="warm-up", stream=True, stream_timeout=2,
+                    num_retries=0, messages=[{"role": "user", "content": "."}], max_tokens=1,
+                )
+                for _ in wrapper:
+                    break
+            except Exception:  # noqa: BLE001 - the request is meant to fail; only the imports matter
+                pass
+            _WARM.add(provider)
