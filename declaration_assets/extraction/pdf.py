@@ -255,6 +255,11 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
     """Extract every page of one PDF. Never raises for a bad document: the reason is in `failures`."""
     if not data:
         return _whole_failure(name, "empty file (0 bytes): nothing to extract; replace it with the real PDF")
+    if b"%PDF-" not in data[:1024]:  # MuPDF would happily open HTML or images; a case exhibit must be a PDF
+        return _whole_failure(
+            name, "corrupt PDF: the file is not a PDF (no PDF header; perhaps an error page saved as .pdf); "
+            "ask for a new copy of the file"
+        )
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except pymupdf.EmptyFileError:

@@ -134,7 +134,7 @@ class Embedder(dg.ConfigurableResource):
 
     @property
     def dim(self) -> int:
-        return int(self.model().get_sentence_embedding_dimension())
+        return int(self.model().get_embedding_dimension())
 
     def _cache(self) -> EmbeddingCache | None:
         if self.cache_dir == "":
