@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import litellm
+
 from . import ollama as ollama_api
 from .cache import CachedAnswer, ResponseCache, cache_key
 from .models import CallContext, Completion, LLMFailure, PromptSpec
@@ -181,6 +183,24 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     return kw
 
 
+def register_models(routes: RoutingFile) -> None:
+    """Tell litellm each deployment's window and price, so it never asks a server for them mid-call
+    (for Ollama it would otherwise POST /api/show, with no deadline, after every answer)."""
+    entries = {}
+    for dep in routes.deployments.values():
+        cost = dep.cost
+        entries[dep.model] = {
+            "litellm_provider": dep.provider, "mode": "chat", "max_input_tokens": dep.context_window,
+            "max_tokens": dep.max_output_tokens or dep.context_window,
+            "input_cost_per_token": (cost.input_per_1k / 1000) if cost else 0.0,
+            "output_cost_per_token": (cost.output_per_1k / 1000) if cost else 0.0,
+        }
+    try:
+        litellm.register_model(entries)
+    except Exception as e:  # noqa: BLE001 - an optimisation; the call path does not depend on it
+        logging.getLogger(__name__).debug("litellm.register_model failed: %s", e)
+
+
 class RouterEngine:
     """Plain-Python core of the `LLMRouter` resource (testable without Dagster)."""
 
@@ -202,6 +222,7 @@ class RouterEngine:
         self.logger = logger or logging.getLogger("declaration_assets.llm")
         self.counter = TokenCounter()
         warm_up({d.provider for d in routes.deployments.values()})
+        register_models(routes)
 
     # --- CompletionClient -----------------------------------------------------------------------------------
     def judge_roles(self, model_config: str) -> list[str]:
@@ -303,7 +324,10 @@ class RouterEngine:
             raise LLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
         tries = 1 + dep.retry.attempts
         pool = POOLS.pool(dep)
-        for t in range(1, tries + 1):
+        resized = False
+        t = 0
+        while t < tries:
+            t += 1
             attempt += 1
             budget = _BUDGET.get()
             queue_start = time.monotonic()
@@ -361,6 +385,26 @@ class RouterEngine:
                 return attempt, None
             finally:
                 pool.release()
+            evaluated = (result.ollama_final or {}).get("prompt_eval_count")
+            if num_ctx is not None and isinstance(evaluated, int) and evaluated + max_tokens > num_ctx:
+                # The estimate was low and Ollama may have cut the prompt to num_ctx without a word: never keep
+                # such an answer. Ask once more with a larger num_ctx, or fall back when the window is full.
+                bigger = min(dep.context_window, max(2 * num_ctx, ollama_num_ctx(evaluated, max_tokens, dep)))
+                can_grow = not resized and bigger > num_ctx
+                records.append(self._record(
+                    ctx, role, dep, attempt=attempt, try_on_deployment=t, outcome="context_overflow",
+                    error_class="PromptCut", error=f"server evaluated {evaluated} prompt tokens in num_ctx {num_ctx} "
+                    f"with {max_tokens} for the answer: the prompt may have been cut"
+                    + (f"; asking again with num_ctx {bigger}" if can_grow else ""),
+                    ttft_s=result.ttft_s, latency_s=result.latency_s, queue_s=queue_s, num_ctx=num_ctx,
+                    prompt_tokens=evaluated, **base, **fit_info))
+                if not can_grow:
+                    COOLDOWNS.failed(dep)
+                    return attempt, None
+                resized, num_ctx = True, bigger
+                request = build_request(dep, messages, prompt, max_tokens, num_ctx)
+                t -= 1  # a resize is not a retry
+                continue
             text = restore(strip_thinking(result.text))
             if not text.strip():
                 records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
