@@ -78,7 +78,11 @@ ASSETS = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration,
 
 
 def build_defs() -> dg.Definitions:
-    base = dg.Definitions(assets=ASSETS, resources={"case_storage": LocalCaseStorage(roots=[str(settings.INBOX_DIR)])})
+    base = dg.Definitions(
+        assets=ASSETS,
+        resources={"case_storage": LocalCaseStorage(roots=[str(settings.INBOX_DIR)])},
+        executor=dg.in_process_executor,  # tests only: one process per run keeps the 2-core machine responsive
+    )
     return dg.Definitions.merge(base, orchestration_definitions())
 
 
