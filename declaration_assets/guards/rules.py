@@ -151,6 +151,7 @@ PLACEHOLDER_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("double_braces", re.compile(r"\{\{.*?\}\}", re.S)),
     ("double_brackets", re.compile(r"\[\[.*?\]\]", re.S)),
     ("brace_slot", re.compile(r"\{\s*[A-Za-z_][\w .-]{0,40}\}")),
+    ("bracket_note", re.compile(r"\[[A-Z][A-Z0-9 _-]{2,40}:[^\]]*\]")),  # [DRAFTING GAP: ...], [NOTE: ...]
     ("insert_instruction", re.compile(r"\[\s*(?:insert|add|fill in|enter)\b[^\]]*\]", re.I)),
     ("bracket_token", re.compile(r"\[[A-Z][A-Z0-9_ ]{1,40}\]")),  # [NAME], [PERSON_1], [DATE OF BIRTH]
     ("angle_token", re.compile(r"<\s*[A-Z][A-Z0-9_]{1,40}\s*>")),  # <PERSON_1>
@@ -274,6 +275,11 @@ def _is_capitalised(token: str) -> bool:
     return token[0].isupper()
 
 
+def _is_common(token: str, common: frozenset[str] | set[str]) -> bool:
+    """A common word, or a hyphenated compound of common words ("Self-Petition")."""
+    return token in common or all(part in common for part in re.split(r"['’\-]", token) if part)
+
+
 def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[NameMention]:
     """Runs of two or more capitalised words (Spanish connectors allowed inside) that are not all common words.
 
@@ -287,7 +293,7 @@ def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[Name
     def flush() -> None:
         while run and (not _is_capitalised(run[-1].group(0))):
             run.pop()
-        name_like = [m for m in run if _is_capitalised(m.group(0)) and fold(m.group(0)) not in common]
+        name_like = [m for m in run if _is_capitalised(m.group(0)) and not _is_common(fold(m.group(0)), common)]
         if len(name_like) >= 2:
             first, last = name_like[0], name_like[-1]
             out.append(NameMention(first.start(), last.end(), text[first.start():last.end()],

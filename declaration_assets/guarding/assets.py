@@ -1,0 +1,128 @@
+"""`guarded_declaration`: the draft with what the judges and guards flagged rewritten, checked, and exported."""
+
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from .. import settings
+from ..cases.storage import CaseStorage
+from ..drafting.models import Draft
+from ..exports.provenance import make_provenance
+from ..exports.write import write_declaration_version
+from ..extraction.metadata import previews_enabled
+from ..extraction.models import ExtractedCase
+from ..guards.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata, load_record
+from ..guards.evaluate import case_facts, guard_draft
+from ..judging.models import JudgeScores
+from ..llm.models import CallContext
+from ..llm.resources import LLMRouter, records_summary, records_table
+from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig
+from ..orchestration.ui import ui_attributes
+from ..partitions import by_case_dimension, case_and_model, case_model_partitions
+from ..requirements import load_requirements
+from . import prompts
+from .models import GuardedDeclaration
+from .rewrite import RewriteSettings, outcome_counts, rewrite_flagged
+
+
+class GuardConfig(LLMAssetConfig):
+    judge_threshold: float = Field(default=3.0, ge=1, le=5, description="rewrite elements whose judges' mean is below")
+    max_rewrites: int = Field(default=8, ge=0, le=32, description="at most this many section rewrites")
+    max_tokens: int = Field(default=480, ge=32, le=4096, description="answer budget of each guard call")
+
+
+def rewrite_table(value: GuardedDeclaration) -> str:
+    if not value.rewrites:
+        return "Nothing was flagged for a rewrite."
+    rows = ["| section | outcome | serious/warnings before | after | reasons |", "| --- | --- | --- | --- | --- |"]
+    for r in value.rewrites:
+        after = f"{r.after[0]}/{r.after[1]}" if r.after else ""
+        reasons = "; ".join(r.reasons)[:300].replace("|", "\\|")
+        rows.append(f"| {r.title} | {r.outcome} | {r.before[0]}/{r.before[1]} | {after} | {reasons} |")
+    return "\n".join(rows)
+
+
+def guarded_metadata(value: GuardedDeclaration, markdown: str) -> dict[str, Any]:
+    summary = records_summary(value.records)
+    meta: dict[str, Any] = {
+        "status": value.status,
+        "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in value.reasons) or "none"),
+        **guard_metadata(value.report),
+        "draft_serious": value.draft_report.serious_count,
+        "draft_warnings": value.draft_report.warning_count,
+        "rewrites": dg.MetadataValue.md(rewrite_table(value)),
+        "rewrite_outcomes": dg.MetadataValue.json(outcome_counts(value.rewrites)),
+        "llm_calls": records_table(value.records),
+        "llm_attempts": summary["attempts"],
+        "llm_latency_s": float(summary["latency_s"]),
+        "llm_cost_usd": float(summary["cost_usd"]),
+        "output_dir": dg.MetadataValue.path(value.output_dir or ""),
+        "declaration_md": dg.MetadataValue.path(value.files.get("declaration.md", "")),
+        "declaration_docx": dg.MetadataValue.path(value.files.get("declaration.docx", "")),
+        "version": value.provenance.version or "",
+        "routing_file_sha256": value.provenance.routing_file_sha256,
+        "prompt_version": value.provenance.prompt_version,
+    }
+    if previews_enabled():
+        meta["preview"] = dg.MetadataValue.md(markdown)
+    return meta
+
+
+@dg.asset(
+    **ui_attributes("guarded_declaration"),
+    partitions_def=case_model_partitions,
+    ins={"extracted_text": dg.AssetIn(partition_mapping=by_case_dimension)},
+    check_specs=GUARDED_CHECK_SPECS,
+    retry_policy=LLM_RETRY_POLICY,
+    pool=LLM_POOL,
+    code_version=prompts.GUARD_PROMPT_VERSION,
+    description="The draft with the sections flagged by judges or guards rewritten (the better version kept), "
+    "re-checked; READY or NOT READY; exported as Markdown and DOCX in a new versioned folder.",
+)
+def guarded_declaration(
+    context: dg.AssetExecutionContext,
+    config: GuardConfig,
+    draft: Draft,
+    judge_scores: JudgeScores,
+    extracted_text: ExtractedCase,
+    llm: LLMRouter,
+    case_storage: CaseStorage,
+):  # yields the Output, then the guards check result
+    case_id, model_config = case_and_model(context)
+    record = load_record(case_storage, case_id, context.log)
+    requirements = load_requirements(draft.case_type)
+    facts = case_facts(draft, record, extracted_text)
+
+    def guard(d: Draft):
+        return guard_draft(d, record, extracted_text, facts)
+
+    draft_report = guard(draft)
+    ctx = CallContext(case_id=case_id, asset="guarded_declaration", model_config=model_config, case_record=record,
+                      run_id=context.run_id)
+    rw = RewriteSettings(judge_threshold=config.judge_threshold, max_rewrites=config.max_rewrites,
+                         max_tokens=config.max_tokens)
+    with llm.budget(config.time_budget_s, f"guarded_declaration {case_id}/{model_config}"):
+        result = rewrite_flagged(
+            draft, draft_report, judge_scores, extracted_text, client=llm, ctx=ctx, guard=guard,
+            must_show={e.id: e.must_show for e in requirements.elements}, settings=rw,
+        )
+    status = "READY" if result.report.ready else "NOT READY"
+    reasons = result.report.reasons()
+    provenance = make_provenance(
+        case_id, model_config, context.run_id, f"{draft.prompt_version}+{prompts.GUARD_PROMPT_VERSION}",
+        routing_file=llm.routes_location(),
+    )
+    written = write_declaration_version(
+        settings.OUTPUTS_DIR, result.declaration, status=status, reasons=reasons, provenance=provenance,
+        filing=f"In support of Form {requirements.form}, {requirements.title}",
+    )
+    value = GuardedDeclaration(
+        case_id=case_id, model_config_name=model_config, status=status, reasons=reasons,
+        declaration=result.declaration, draft_report=draft_report, report=result.report, rewrites=result.rewrites,
+        records=result.records, provenance=written.provenance, output_dir=str(written.folder), files=written.files,
+    )
+    context.log.info(f"{case_id}/{model_config}: {status}; declaration written to {written.folder}")
+    yield dg.Output(value, metadata=guarded_metadata(value, written.markdown))
+    yield guard_check_result(result.report, asset_key="guarded_declaration", severity=dg.AssetCheckSeverity.ERROR)

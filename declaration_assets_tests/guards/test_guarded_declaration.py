@@ -1,0 +1,183 @@
+"""`guarded_declaration` with FakeLLM in the guard role, materialized through Dagster with its asset checks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import docx
+import pytest
+import yaml
+
+from declaration_assets import settings
+from declaration_assets.cases.storage import LocalCaseStorage
+from declaration_assets.drafting.models import Draft
+from declaration_assets.extraction.models import ExtractedCase
+from declaration_assets.guarding.assets import guarded_declaration
+from declaration_assets.guarding.models import GuardedDeclaration
+from declaration_assets.guarding.rewrite import parse_rewrite
+from declaration_assets.guards.checks import draft_guards
+from declaration_assets.guards.evaluate import required_elements
+from declaration_assets.judging.models import ElementScore, JudgeScores
+from declaration_assets.llm.models import FakeLLM, LLMFailure
+from declaration_assets.llm.resources import LLMRouter
+from declaration_assets.partitions import by_case_dimension, case_model_partitions, case_partitions
+from declaration_assets.requirements import requirements_dir
+from declaration_assets.requirements.loader import REQUIREMENTS_DIR_ENV
+
+from .fixtures import CASES, REFERENCES, draft_from_markdown, extracted_from_sources
+
+CASE = "vawa-0002"
+PK = dg.MultiPartitionKey({"case": CASE, "model": "default"})
+INVENTED = "That night John Whitaker drove me to the hospital [Ex. D, p. 1]."
+
+
+def judge_scores_for(means: dict[str, float | None]) -> JudgeScores:
+    scores = []
+    for element_id, mean in means.items():
+        if mean is None:
+            scores.append(ElementScore(judge_role="judge_1", element_id=element_id, status="unscorable", error="bad JSON"))
+        else:
+            v = int(mean)
+            scores.append(ElementScore(judge_role="judge_1", element_id=element_id, status="scored",
+                                       scores={"supported_by_evidence": v, "legally_sufficient": v, "consistent": v,
+                                               "first_person_voice": v}, reasons="Vague about dates."))
+    return JudgeScores(case_id=CASE, model_config_name="default", judges=["judge_1"], shared_model=False,
+                       judge_models={"judge_1": ["fake"]}, scores=scores, mean_by_element=means,
+                       agreement={k: None for k in means}, overall_agreement=None)
+
+
+def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase) -> list:
+    @dg.asset(name="extracted_text", partitions_def=case_partitions)
+    def extracted_stub() -> ExtractedCase:
+        return extracted
+
+    @dg.asset(name="draft", partitions_def=case_model_partitions,
+              ins={"extracted_text": dg.AssetIn(partition_mapping=by_case_dimension)})
+    def draft_stub(extracted_text: ExtractedCase) -> Draft:
+        return draft_value
+
+    @dg.asset(name="judge_scores", partitions_def=case_model_partitions)
+    def judges_stub(draft: Draft) -> JudgeScores:
+        return scores
+
+    return [extracted_stub, draft_stub, judges_stub]
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
+    monkeypatch.setenv("DECLARATION_METADATA_PREVIEWS", "1")
+    extracted = extracted_from_sources(CASE)
+    md = (REFERENCES / f"{CASE}.md").read_text(encoding="utf-8")
+    d = draft_from_markdown(md, CASE, "vawa", extracted, dict(required_elements("vawa")), language="es")
+    return tmp_path, extracted, d
+
+
+def short_requirements(tmp_path: Path, monkeypatch) -> None:
+    """Requirements whose length bounds the (2,700-word) reference declaration meets."""
+    folder = tmp_path / "requirements"
+    folder.mkdir()
+    for f in requirements_dir().glob("*.yaml"):
+        raw = yaml.safe_load(f.read_text(encoding="utf-8"))
+        raw["length"] = {"min_words": 1000, "max_words": 6000}
+        (folder / f.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv(REQUIREMENTS_DIR_ENV, str(folder))
+
+
+def materialize(assets, fake: FakeLLM, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*assets, guarded_declaration, draft_guards],
+        selection=["draft", "judge_scores", "guarded_declaration"],
+        partition_key=PK,
+        instance=instance,
+        # hardcoded: Dagster would rebuild a ConfigurableResource from its config and lose the wrapped fake
+        resources={"llm": dg.ResourceDefinition.hardcoded_resource(LLMRouter.wrapping(fake)),
+                   "case_storage": LocalCaseStorage(roots=[str(CASES)])},
+        raise_on_error=False,
+    )
+
+
+def prepared_instance(assets) -> dg.DagsterInstance:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("cases", [CASE])
+    assert dg.materialize([assets[0]], partition_key=CASE, instance=instance).success
+    return instance
+
+
+def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def test_rewrite_fixes_a_flagged_section_and_keeps_the_original_when_worse(env, monkeypatch):
+    tmp_path, extracted, d = env
+    short_requirements(tmp_path, monkeypatch)
+    abuse_original = list(d.section_for("abuse").paragraphs)
+    d.section_for("abuse").paragraphs.append(INVENTED)  # a serious guard finding in "abuse"
+    scores = judge_scores_for({"qualifying_relationship": 4.0, "abuse": 4.0, "good_faith_marriage": 4.0,
+                               "joint_residence": 4.0, "good_moral_character": None})
+
+    def answer(role: str, prompt) -> str:
+        assert role == "guard"
+        if "Battery or Extreme Cruelty" in prompt.user:
+            assert "John Whitaker" in prompt.user  # the finding is in the prompt
+            return "Here is the revised text:\n\n" + "\n\n".join(abuse_original)
+        return "I met Peter Parker on May 5, 2099 [Ex. A, p. 1]."  # invented: must not replace the section
+
+    fake = FakeLLM(default=answer)
+    assets = stand_ins(d, scores, extracted)
+    result = materialize(assets, fake, prepared_instance(assets))
+    assert result.success
+    value: GuardedDeclaration = result.output_for_node("guarded_declaration")
+    assert [h[0] for h in fake.history] == ["guard", "guard"]
+    outcomes = {r.section_key: r.outcome for r in value.rewrites}
+    assert outcomes == {"abuse": "kept_rewrite", "good_moral_character": "kept_original"}
+    assert value.declaration.section_for("abuse").paragraphs == abuse_original
+    assert "Peter Parker" not in value.declaration.markdown()
+    assert value.draft_report.serious_count > 0 and value.status == "READY" and value.reasons == []
+
+    checks = checks_of(result)
+    assert checks["draft:guards"].passed is False
+    assert checks["draft:guards"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["guarded_declaration:guards"].passed is True
+
+    folder = Path(value.output_dir)
+    assert folder.parent == settings.OUTPUTS_DIR / CASE / "default"
+    md = (folder / "declaration.md").read_text(encoding="utf-8")
+    assert 'status: "READY"' in md and "John Whitaker" not in md
+    mat = result.asset_materializations_for_node("guarded_declaration")[0]
+    assert mat.metadata["status"].value == "READY"
+    assert "Battery or Extreme Cruelty" in mat.metadata["preview"].value
+
+
+def test_serious_failure_marks_not_ready_but_the_run_succeeds(env):
+    tmp_path, extracted, d = env
+    d.section_for("abuse").paragraphs.append("We lived with [NAME] at that time [Ex. A, p. 1].")
+    scores = judge_scores_for({e: 4.0 for e, _ in required_elements("vawa")})
+    # The model fails on every call: the pipeline keeps the draft and says why it is not ready.
+    fake = FakeLLM(default=lambda role, prompt: (_ for _ in ()).throw(LLMFailure("all deployments failed",
+                                                                                   ({"outcome": "deadline_total"},))))
+    assets = stand_ins(d, scores, extracted)
+    result = materialize(assets, fake, prepared_instance(assets))
+    assert result.success
+    value: GuardedDeclaration = result.output_for_node("guarded_declaration")
+    assert value.status == "NOT READY"
+    assert any(r.startswith("placeholder") for r in value.reasons)
+    assert any(r.startswith("too_short") for r in value.reasons)
+    assert {r.outcome for r in value.rewrites} == {"failed"}
+    assert {"outcome": "deadline_total"} in value.records
+    check = checks_of(result)["guarded_declaration:guards"]
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.ERROR
+    md = Path(value.files["declaration.md"]).read_text(encoding="utf-8")
+    assert "**Status: NOT READY.**" in md and "placeholder" in md
+    document = docx.Document(value.files["declaration.docx"])
+    assert document.core_properties.content_status == "NOT READY"
+    assert any("Status: NOT READY" in p.text for p in document.paragraphs)
+
+
+def test_parse_rewrite_strips_reasoning_headings_and_preamble():
+    text = "<think>hmm</think>\nSure, here is the corrected part:\n## Abuse\n\nI was hit [Ex. A, p. 1].\n\n\nHe left."
+    assert parse_rewrite(text) == ["I was hit [Ex. A, p. 1].", "He left."]
+    assert parse_rewrite("<think>never closed") == []
