@@ -69,12 +69,27 @@ def eval_report(context: dg.AssetExecutionContext, guarded_declaration: str, jud
     case_id, model = case_and_model(context)
     report = {"case": case_id, "model": model, "judge_score": judge_scores["score"], "words": len(guarded_declaration.split())}
     context.add_output_metadata(
-        {"report": dg.MetadataValue.md(f"| case | model | judge score |\n|---|---|---|\n| {case_id} | {model} | {report['judge_score']} |")}
+        {
+            "judge_score": report["judge_score"],
+            "report": dg.MetadataValue.md(f"| case | model | judge score |\n|---|---|---|\n| {case_id} | {model} | {report['judge_score']} |"),
+        }
     )
     return report
 
 
-ASSETS = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report]
+@dg.asset(deps=[eval_report], description="Every case x model configuration side by side (stand-in).", **ui_attributes("model_comparison"))
+def model_comparison(context: dg.AssetExecutionContext) -> dict:
+    rows = {}
+    for key in sorted(context.instance.get_materialized_partitions(eval_report.key)):
+        [record] = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=eval_report.key, asset_partitions=[key]), limit=1
+        ).records
+        rows[key] = record.asset_materialization.metadata["judge_score"].value
+    context.add_output_metadata({"pairs": len(rows), "table": dg.MetadataValue.json(rows)})
+    return rows
+
+
+ASSETS = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison]
 
 
 def build_defs() -> dg.Definitions:

@@ -69,3 +69,32 @@ def test_run_case_in_process_registers_and_runs_both_levels(defs, tmp_path):
     assert instance.get_dynamic_partitions("cases") == ["tvisa-0001"]
     report = declaration.output_for_node("eval_report")
     assert report["case"] == "tvisa-0001" and report["model"] == "default"
+
+
+def test_backfill_targets_pairs_and_comparison():
+    from declaration_assets.orchestration.backfill import backfill_targets
+
+    targets = backfill_targets(["a-0001", "b-0001"], ["default", "alt"], include_ingest=False,
+                               present=[*jobs.DECLARATION_ASSETS, "model_comparison"])
+    assert ("draft", "a-0001|alt") in targets and ("eval_report", "b-0001|default") in targets
+    assert ("model_comparison", None) in targets
+    assert len(targets) == 4 * 4 + 1
+    with pytest.raises(ValueError, match="no asset"):
+        backfill_targets(["a-0001"], ["default"], include_ingest=True, present=jobs.DECLARATION_ASSETS)
+
+
+def test_submit_backfill_checks_selection_and_records_target(defs):
+    from declaration_assets.orchestration import backfill
+
+    instance = dg.DagsterInstance.ephemeral()
+    jobs.register_case(instance, "vawa-0001")
+    with pytest.raises(ValueError, match="not registered"):
+        backfill.submit_backfill(instance, defs, ["vawa-0002"], ["default"])
+    with pytest.raises(ValueError, match="routing file"):
+        backfill.submit_backfill(instance, defs, ["vawa-0001"], ["nope"])
+    backfill_id = backfill.submit_backfill(instance, defs, ["vawa-0001"], ["default"])
+    target = instance.get_backfill(backfill_id).asset_backfill_data.target_subset
+    assert target.non_partitioned_asset_keys == {dg.AssetKey("model_comparison")}
+    assert {k.to_user_string(): set(s.get_partition_keys()) for k, s in target.partitions_subsets_by_asset_key.items()} == {
+        a: {"vawa-0001|default"} for a in jobs.DECLARATION_ASSETS
+    }
