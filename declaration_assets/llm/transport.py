@@ -178,6 +178,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 _TIMEOUTS = (litellm.Timeout, httpx.TimeoutException, TimeoutError, socket.timeout)
 _CONTEXT_TEXT = re.compile(
     r"context (length|window)|too many tokens|maximum context|exceeds? the (available )?context", re.I)
+_NO_CREDENTIALS = re.compile(r"Missing credentials|No API key|api[_ ]key (is )?(not set|missing|required)", re.I)
 _MALFORMED_TEXT = re.compile(
     r"JSONDecodeError|Expecting value|Unterminated string|Extra data|Invalid control character|not valid JSON|"
     r"Expecting ',' delimiter|Expecting property name")
@@ -200,7 +201,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
     status = getattr(exc, "status_code", None)
     if isinstance(exc, litellm.RateLimitError) or status == 429:
         return "rate_limited", name
-    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)) or status in (401, 403, 404):
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)) or status in (
+        401, 403, 404) or _NO_CREDENTIALS.search(str(exc)):
         return "permanent_error", name
     if isinstance(exc, litellm.BadRequestError) or status in (400, 413, 422):
         if _CONTEXT_TEXT.search(str(exc)):
