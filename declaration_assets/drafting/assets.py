@@ -1,6 +1,8 @@
 """`draft`: the declaration, section by legal element, every fact cited to its exhibit and page."""
 
 
+from collections.abc import Callable, Sequence
+
 import dagster as dg
 from pydantic import Field
 
@@ -15,7 +17,7 @@ from ..partitions import by_case_dimension, case_and_model, case_model_partition
 from ..requirements import load_requirements
 from ..retrieval.embeddings import Embedder
 from ..retrieval.index import retrieve
-from ..retrieval.models import ChunkIndex
+from ..retrieval.models import ChunkIndex, ScoredChunk
 from . import prompts
 from .models import Draft
 from .pipeline import DraftOutcome, DraftSettings, build_draft, section_table
@@ -26,6 +28,24 @@ class DraftConfig(LLMAssetConfig):
     evidence_per_call: int = Field(default=2, ge=1, le=12, description="passages per drafter call (one paragraph)")
     k_per_query: int = Field(default=4, ge=1, le=24, description="passages retrieved per query before the union")
     max_tokens: int = Field(default=320, ge=32, le=4096, description="answer budget of each drafter call")
+
+
+def query_search(
+    index: ChunkIndex, embedder: Embedder, queries: Sequence[str], k: int
+) -> Callable[[str], list[ScoredChunk]]:
+    """Search per query, with every query embedded in one batch up front (one model call instead of one each)."""
+    if embedder.model_name != index.model_name:
+        return lambda q: retrieve(index, embedder, q, k)  # raises retrieval's model-mismatch error
+    unique = list(dict.fromkeys(q for q in queries if q.strip()))
+    vectors = embedder.embed(unique) if unique else None
+    position = {q: i for i, q in enumerate(unique)}
+
+    def search(query: str) -> list[ScoredChunk]:
+        if vectors is not None and query in position:
+            return index.search(vectors[position[query]], k)
+        return retrieve(index, embedder, query, k)
+
+    return search
 
 
 def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
@@ -90,7 +110,8 @@ def draft(
             record=record,
             requirements=requirements,
             documents=extracted_text.documents,
-            search=lambda q: retrieve(chunk_index, embedder, q, config.k_per_query),
+            search=query_search(chunk_index, embedder, [q for e in requirements.elements for q in e.queries],
+                                config.k_per_query),
             client=llm,
             ctx=ctx,
             settings=settings,

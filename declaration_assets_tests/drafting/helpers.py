@@ -88,3 +88,39 @@ class HashEmbedder:
             if n:
                 out[i] /= n
         return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A router resource that hands calls to a scripted client. Dagster rebuilds resources from their config for a run,
+# so the client is looked up by a config key instead of living in a private attribute.
+
+_CLIENTS: dict[str, object] = {}
+
+
+def fake_router(client: object):
+    from declaration_assets.llm.resources import LLMRouter
+
+    class ScriptedRouter(LLMRouter):
+        client_key: str
+
+        def _client_obj(self):
+            return _CLIENTS[self.client_key]
+
+        def setup_for_execution(self, context) -> None:  # no routing file, no engine
+            pass
+
+        def teardown_after_execution(self, context) -> None:
+            pass
+
+        def complete(self, role, prompt, ctx):
+            return self._client_obj().complete(role, prompt, ctx)
+
+        def judge_roles(self, model_config):
+            return self._client_obj().judge_roles(model_config)
+
+        def role_description(self, model_config, role):
+            return self._client_obj().role_description(model_config, role)
+
+    key = f"client-{id(client)}"
+    _CLIENTS[key] = client
+    return ScriptedRouter(client_key=key, use_cache=False)
