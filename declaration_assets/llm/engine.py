@@ -195,10 +195,15 @@ def register_models(routes: RoutingFile) -> None:
             "input_cost_per_token": (cost.input_per_1k / 1000) if cost else 0.0,
             "output_cost_per_token": (cost.output_per_1k / 1000) if cost else 0.0,
         }
+    litellm_logger = logging.getLogger("LiteLLM")
+    level = litellm_logger.level
+    litellm_logger.setLevel(logging.ERROR)  # its notes on cache-token pricing do not apply here
     try:
         litellm.register_model(entries)
     except Exception as e:  # noqa: BLE001 - an optimisation; the call path does not depend on it
         logging.getLogger(__name__).debug("litellm.register_model failed: %s", e)
+    finally:
+        litellm_logger.setLevel(level)
 
 
 class RouterEngine:
