@@ -1,6 +1,5 @@
 """Case folders under an S3 prefix (`s3://<bucket>/<prefix>/<case_id>/...`), through dagster-aws's S3Resource."""
 
-from __future__ import annotations
 
 from typing import Any
 

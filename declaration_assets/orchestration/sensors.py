@@ -27,6 +27,7 @@ SENSOR_INTERVAL_S = int(os.environ.get("DECLARATION_SENSOR_INTERVAL_S", "30"))
 # Bounds the files read in one tick (validation reads every file of a complete case once).
 MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "2000"))
 PARTITION_TAG = "dagster/partition"
+BACKFILL_TAG = "dagster/backfill"
 
 
 def snapshot(storage: CaseStorage) -> dict[str, list[CaseFile]]:
@@ -130,9 +131,10 @@ def s3_inbox_sensor(context: dg.SensorEvaluationContext, case_storage: CaseStora
 
 
 def declaration_request(run_tags: dict[str, str], ingest_run_id: str, model_config: str) -> dg.RunRequest | None:
-    """The declaration run that follows a successful single-case ingest run, or None (e.g. a range backfill)."""
+    """The declaration run that follows a successful single-case ingest run, or None: for a run without a single
+    case partition, and for runs of a backfill (the backfill itself materializes the declaration assets it wants)."""
     case_id = run_tags.get(PARTITION_TAG)
-    if not case_id:
+    if not case_id or BACKFILL_TAG in run_tags:
         return None
     tags = {INGEST_RUN_TAG: ingest_run_id, SOURCE_TAG: run_tags.get(SOURCE_TAG, "ingest")}
     if fp := run_tags.get(FINGERPRINT_TAG):
@@ -157,5 +159,5 @@ def declaration_after_ingest(context: dg.RunStatusSensorContext):
     run = context.dagster_run
     request = declaration_request(dict(run.tags), run.run_id, default_model_config())
     if request is None:
-        return dg.SkipReason(f"ingest run {run.run_id} has no single case partition; nothing to follow")
+        return dg.SkipReason(f"ingest run {run.run_id} is part of a backfill or has no single case partition")
     return request

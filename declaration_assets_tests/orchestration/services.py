@@ -98,3 +98,46 @@ class Service:
 
 def daemon(home: Path, workspace: Path, env: dict[str, str]) -> Service:
     return Service([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, home / "daemon.log")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (Debian's package) on a free 127.0.0.1 port; initdb refuses root, so it runs as
+    the `postgres` user, with its data and socket directories in a fresh /tmp folder owned by that user."""
+
+    def __init__(self):
+        import glob
+        import shutil
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins or shutil.which("runuser") is None:
+            raise RuntimeError("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) or runuser not found")
+        self.bin = Path(bins[-1])
+        self.root = Path(tempfile.mkdtemp(prefix="declaration-pg-"))
+        self.data, self.sock, self.logfile = self.root / "data", self.root / "sock", self.root / "server.log"
+        self.sock.mkdir()
+        self.port = free_port()
+        shutil.chown(self.root, "postgres", "postgres")
+        shutil.chown(self.sock, "postgres", "postgres")
+        self.started = False
+
+    def _as_postgres(self, *args: str, timeout: float = 60) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, timeout=timeout, capture_output=True)
+
+    def start(self, db: str = "dagster") -> str:
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.logfile), "-w", "-t", "60", "start", timeout=90)
+        self.started = True
+        self._as_postgres(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", db)
+        return db
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.started:
+            try:
+                self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
+            finally:
+                self.started = False
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -81,6 +81,7 @@ def test_declaration_request_follows_single_case_ingest():
     assert req.run_key == "vawa-0001|default|run-1"
     assert req.tags[jobs.INGEST_RUN_TAG] == "run-1" and req.tags[jobs.FINGERPRINT_TAG] == "abc"
     assert sensors.declaration_request({"dagster/asset_partition_range_start": "a"}, "run-2", "default") is None
+    assert sensors.declaration_request({"dagster/partition": "vawa-0001", "dagster/backfill": "abc"}, "run-3", "default") is None
 
 
 def test_register_case_is_idempotent_and_checks_ids():
