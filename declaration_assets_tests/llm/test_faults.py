@@ -219,3 +219,23 @@ def test_log_content_switch_puts_prompt_and_answer_in_records(make_router, ctx, 
     c = router.complete("drafter", PromptSpec(system="S", user="VISIBLE"), ctx)
     assert c.records[-1]["answer"] == c.text
     assert any("VISIBLE" in m["content"] for m in c.records[-1]["prompt"])
+
+
+def test_concurrency_pool_per_server_serializes_calls(make_router, ctx):
+    with OpenAIFaultServer(latency=Latency(first_token_s=0.2, gap_s=0.01, tokens=4)) as server:
+        base = f"{server.base_url}/v1"
+        # two deployments on one server share its pool (size 1)
+        data = routes({"a": deployment(base, max_concurrency=1), "b": deployment(base, max_concurrency=1)},
+                      drafter=["a"], judges=[["b"]] * 3)
+        router = make_router(data)
+        results: list[str] = []
+        threads = [threading.Thread(target=lambda r=role: results.append(router.complete(r, PROMPT, ctx).deployment))
+                   for role in ("drafter", "judge_1", "judge_2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert sorted(results) == ["a", "b", "b"]
+        chats = sorted(server.requests_to("/chat/completions"), key=lambda r: r.received_at)
+        for earlier, later in zip(chats, chats[1:]):
+            assert later.received_at >= earlier.ended_at - 0.01  # never two at once on this server
