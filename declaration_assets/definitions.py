@@ -1,0 +1,24 @@
+"""The code location: six assets from a case's PDFs to its evaluated declaration, plus the model comparison."""
+
+import dagster as dg
+
+from .cases.storage import LocalCaseStorage
+from .drafting.assets import draft
+from .evaluation.assets import eval_report, model_comparison
+from .extraction.assets import extracted_text
+from .guarding.assets import guarded_declaration
+from .guards.checks import asset_checks
+from .judging.assets import judge_scores
+from .llm.resources import LLMRouter
+from .orchestration.defs import orchestration_definitions
+from .retrieval.assets import chunk_index
+from .retrieval.embeddings import Embedder
+
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=[extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison],
+        asset_checks=asset_checks,
+        resources={"case_storage": LocalCaseStorage(), "embedder": Embedder(), "llm": LLMRouter()},
+    ),
+    orchestration_definitions(),
+)
