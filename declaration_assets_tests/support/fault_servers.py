@@ -194,11 +194,19 @@ class RequestRecord:
     prompt_tokens: int = 0
     truncated: bool = False  # Ollama: the prompt exceeded num_ctx
     first_byte_at: float | None = None
+    last_byte_at: float | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def duration_s(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.received_at
+
+    @property
+    def silent_wait_s(self) -> float | None:
+        """How long the server had been silent when the request ended (a hung client's wait, seen by the server)."""
+        if self.ended_at is None:
+            return None
+        return self.ended_at - (self.last_byte_at if self.last_byte_at is not None else self.received_at)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -243,6 +251,13 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], owner: "FaultServer"):
         self.owner = owner
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets its connection (a killed worker, a closed stream) is routine here, not an error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -306,8 +321,10 @@ class Exchange:
             self.h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise _Interrupted(CLIENT_DISCONNECTED) from exc
+        now = time.monotonic()
         if self.record.first_byte_at is None:
-            self.record.first_byte_at = time.monotonic()
+            self.record.first_byte_at = now
+        self.record.last_byte_at = now
 
     def start(self, status: int, content_type: str, headers: dict[str, str] | None = None, length: int | None = None) -> None:
         self.record.status = status
