@@ -40,7 +40,7 @@ def _bars(ax, labels: Sequence[str], series: dict[str, Sequence[float | None]], 
     if ylim:
         ax.set_ylim(*ylim)
     if len(series) > 1:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
 
 
 def bertscore_chart(result: BertScoreResult) -> bytes:

@@ -34,8 +34,8 @@ GLOBAL_RULES_FOR_ALL_SECTIONS = {"too_short"}  # a short declaration is fixed by
 class RewriteSettings:
     judge_threshold: float = 3.0  # an element whose judges' mean is below this is rewritten
     max_rewrites: int = 8
-    evidence_pages: int = 6
-    page_chars: int = 1800
+    evidence_pages: int = 4
+    page_chars: int = 1200  # about 300 tokens a page: a small model's prompt stays near 2k tokens
     max_tokens: int = 480
     temperature: float = 0.0
 
