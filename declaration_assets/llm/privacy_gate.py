@@ -1,9 +1,16 @@
 """The single gate every outbound LLM request passes before it leaves the process.
 
 `protect_outbound(messages, deployment, ctx)` returns the messages to send and a function that restores the
-answer. Today it allows `local` deployments and `private_cloud` deployments that do not require redaction, and
-refuses the rest: the redaction engine (placeholders from `case.yaml` parties, re-identification of the answer)
-plugs in here, and nowhere else.
+answer:
+
+- `local`, and `private_cloud` without `require_redaction`: sent as they are.
+- `external`, and `private_cloud` with `require_redaction: true`: every sensitive string of the case (`case.yaml`
+  parties, plus pattern recognizers) becomes a case-stable placeholder; the answer is re-identified. Refused,
+  before a byte is sent, when the deployment switches redaction off (`redaction: false`), when the call carries no
+  case record or the case lists no parties (names that appear only in documents cannot be found without a
+  named-entity model), or when the final check still finds a sensitive string after redaction.
+
+Refusal messages name the deployment and the rule, never a sensitive value (they go to the call log).
 """
 
 from __future__ import annotations
@@ -32,15 +39,36 @@ def _identity(text: str) -> str:
     return text
 
 
+def needs_redaction(deployment: "Deployment") -> bool:
+    return deployment.privacy == "external" or (deployment.privacy == "private_cloud" and deployment.require_redaction)
+
+
 def protect_outbound(messages: Messages, deployment: "Deployment", ctx: "CallContext") -> tuple[Messages, Restore]:
-    if deployment.privacy == "external":
-        raise PrivacyRefusal(
-            deployment.name,
-            "privacy 'external' requires redaction of case data, and no redaction engine is installed",
-        )
-    if deployment.privacy == "private_cloud" and deployment.require_redaction:
-        raise PrivacyRefusal(
-            deployment.name,
-            "privacy 'private_cloud' with require_redaction: true, and no redaction engine is installed",
-        )
-    return messages, _identity
+    if not needs_redaction(deployment):
+        return messages, _identity
+    where = (f"privacy '{deployment.privacy}'" + (" with require_redaction: true" if deployment.privacy == "private_cloud"
+                                                  else ""))
+    # `redaction: false` on a deployment cannot buy an exception: such a route is refused, not sent in clear.
+    if getattr(deployment, "redaction", True) is False:
+        raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and the deployment switches it off "
+                                              "(redaction: false)")
+    record = ctx.case_record
+    if record is None:
+        raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and the call carries no case record "
+                                              f"(CallContext.case_record) for case {ctx.case_id!r}")
+    if record.case_id != ctx.case_id:
+        raise PrivacyRefusal(deployment.name, f"{where}: the call's case record is for {record.case_id!r}, "
+                                              f"not {ctx.case_id!r}")
+    if not record.parties:
+        raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and case.yaml of {record.case_id} lists "
+                                              "no parties: without them names cannot be found (no offline "
+                                              "named-entity model), so the case may not use external routes")
+    from ..privacy.gate import RedactionLeak, redact_messages  # imported here: local routes never load it
+
+    try:
+        return redact_messages(messages, record)
+    except RedactionLeak as e:
+        raise PrivacyRefusal(deployment.name, f"{where}: {e}") from None
+    except (OSError, ValueError) as e:
+        # The placeholder map could not be read or written: without it answers cannot be restored consistently.
+        raise PrivacyRefusal(deployment.name, f"{where}: redaction unavailable ({type(e).__name__})") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..cases.models import CASE_ID_PATTERN
 from .redaction import RedactionMap
-from .settings import redaction_dir
+from . import settings as privacy_settings
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -28,7 +28,7 @@ def _checked(case_id: str) -> str:
 
 
 def map_path(case_id: str, directory: Path | None = None) -> Path:
-    return (directory or redaction_dir()) / f"{_checked(case_id)}.json"
+    return (directory or privacy_settings.redaction_dir()) / f"{_checked(case_id)}.json"
 
 
 def load_map(case_id: str, directory: Path | None = None) -> RedactionMap:

@@ -1,0 +1,304 @@
+"""Remove one case from everywhere the project put it.
+
+    python -m declaration_assets.privacy.purge <case_id> [--yes] [--inputs]
+
+Without --yes it lists what it would remove and asks. It removes: the case's output folder; the LLM response
+cache entries of the case (found through the cache keys its call-log lines carry); the call-log lines of the
+case; the extraction-cache entries of its PDFs and the embedding-cache entries of their chunks (both keyed by
+content); its placeholder map; its Dagster partitions and their materializations and stored asset values
+(when DAGSTER_HOME names an instance); and its S3 objects when DECLARATION_S3_BUCKET is set (asset values whose
+partition key names the case, and with --inputs its case folder under the cases prefix). With --inputs the
+local inbox folder goes too; the shipped sample cases under data/cases/ are source files and are never removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..cases.models import CASE_ID_PATTERN
+from . import settings as privacy_settings
+from .store import delete_map
+
+CASE_ASSETS = ("extracted_text", "chunk_index")
+CASE_MODEL_ASSETS = ("draft", "judge_scores", "guarded_declaration", "eval_report")
+
+
+@dataclass
+class Targets:
+    """Where to look; defaults are the project's settings."""
+
+    outputs_dir: Path = field(default_factory=lambda: settings.OUTPUTS_DIR)
+    call_log: Path = field(default_factory=lambda: settings.CALL_LOG_PATH)
+    llm_cache: Path = field(default_factory=lambda: settings.CACHE_DIR / "llm" / "responses.sqlite")
+    extraction_cache: Path = field(default_factory=lambda: settings.CACHE_DIR / "extraction")
+    embeddings_dir: Path = field(default_factory=lambda: settings.CACHE_DIR / "embeddings")
+    redaction_dir: Path = field(default_factory=lambda: privacy_settings.redaction_dir())
+    case_dirs: list[Path] = field(default_factory=lambda: [settings.INBOX_DIR, settings.CASES_DIR])
+    inbox_dir: Path = field(default_factory=lambda: settings.INBOX_DIR)
+
+
+@dataclass
+class PurgeReport:
+    case_id: str
+    dry_run: bool
+    removed: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, n: int) -> None:
+        self.removed[what] = self.removed.get(what, 0) + n
+
+    def lines(self) -> list[str]:
+        verb = "would remove" if self.dry_run else "removed"
+        out = [f"{self.case_id}: {verb} {n} {what}" for what, n in self.removed.items()]
+        return out + [f"{self.case_id}: {note}" for note in self.notes]
+
+
+# --- pieces (each one pure over its target, testable alone) ----------------------------------------------
+def case_lines(call_log: Path, case_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """(lines of other cases, records of this case) of a JSONL call log."""
+    keep: list[str] = []
+    mine: list[dict[str, Any]] = []
+    if not call_log.exists():
+        return keep, mine
+    for line in call_log.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            keep.append(line)  # not ours to judge; a torn line names no case we can tell
+            continue
+        (mine.append(rec) if isinstance(rec, dict) and rec.get("case_id") == case_id else keep.append(line))
+    return keep, mine
+
+
+def rewrite_call_log(call_log: Path, keep: list[str]) -> None:
+    mode = call_log.stat().st_mode & 0o777
+    tmp = call_log.with_name(f".{call_log.name}.purge.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.writelines(keep)
+    os.replace(tmp, call_log)
+
+
+def delete_rows(db: Path, table: str, keys: Iterable[str], dry_run: bool) -> int:
+    keys = sorted(set(keys))
+    if not keys or not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as con, con:
+        n = 0
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            if dry_run:
+                n += con.execute(f"SELECT COUNT(*) FROM {table} WHERE key IN ({marks})", part).fetchone()[0]
+            else:
+                n += con.execute(f"DELETE FROM {table} WHERE key IN ({marks})", part).rowcount
+        return n
+
+
+def case_pdfs(case_id: str, case_dirs: list[Path]) -> list[tuple[str, bytes]]:
+    for root in case_dirs:
+        folder = root / case_id
+        if folder.is_dir():
+            return [(p.name, p.read_bytes()) for p in sorted(folder.glob("*.pdf"))]
+    return []
+
+
+def content_cache_keys(case_id: str, pdfs: list[tuple[str, bytes]], extraction_cache: Path,
+                       embedder_model: str | None = None) -> tuple[list[Path], list[str]]:
+    """Extraction-cache files of the case's PDFs (default OCR settings) and the embedding keys of their chunks."""
+    from ..extraction.pdf import DocumentResult, _cache_key, assemble_case, ocr_settings
+    from ..retrieval.chunking import chunk_case
+    from ..retrieval.embeddings import PACKAGED_MODEL_NAME, content_key
+    from ..retrieval.index import embedding_input
+
+    ocr = ocr_settings()
+    files: list[Path] = []
+    results = []
+    for _name, data in pdfs:
+        path = extraction_cache / f"{_cache_key(data, ocr)}.json"
+        if path.is_file():
+            files.append(path)
+            with contextlib.suppress(ValueError, KeyError):
+                results.append(DocumentResult.from_json(path.read_text(encoding="utf-8")))
+    keys: list[str] = []
+    if results:
+        case = assemble_case(case_id, results)
+        titles = {d.name: d.title for d in case.documents}
+        model = embedder_model or PACKAGED_MODEL_NAME
+        keys = [content_key(model, embedding_input(c, titles.get(c.document))) for c in chunk_case(case)]
+    return files, keys
+
+
+def _mentions_case(relative_key: str, case_id: str) -> bool:
+    """Does a storage path (asset key / partition key) belong to the case? 'draft/vawa-0001|default' does."""
+    for part in relative_key.replace("\\", "/").split("/"):
+        if case_id in part.split("|"):
+            return True
+    return False
+
+
+def purge_dagster(case_id: str, instance: Any, report: PurgeReport, dry_run: bool) -> None:
+    import dagster as dg
+
+    from ..llm.routing_file import model_config_names
+
+    has_partition = case_id in instance.get_dynamic_partitions("cases")
+    models = list(model_config_names())
+    wiped = 0
+    unsupported = False
+    for name in CASE_ASSETS + CASE_MODEL_ASSETS:
+        keys = [case_id] if name in CASE_ASSETS else [str(dg.MultiPartitionKey({"case": case_id, "model": m}))
+                                                       for m in models]
+        if not dry_run:
+            try:
+                instance.wipe_asset_partitions(dg.AssetKey(name), keys)
+            except NotImplementedError:
+                unsupported = True  # SQLite event logs (the dev instance): deleting the runs below removes them
+        wiped += len(keys)
+    report.add("Dagster asset partitions wiped", wiped)
+    # The runs of the case: their event logs hold its materializations, metadata and log lines.
+    run_ids: set[str] = set()
+    for tags in ({"dagster/partition": case_id}, {"dagster/partition/case": case_id}):
+        run_ids |= {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags=tags))}
+    if not dry_run:
+        for run_id in run_ids:
+            instance.delete_run(run_id)
+    report.add("Dagster runs (with their event logs)", len(run_ids))
+    if unsupported:
+        report.notes.append("this instance's event log cannot wipe single partitions; the case's runs were deleted")
+    storage = Path(instance.storage_directory())
+    files = [p for p in storage.rglob("*") if p.is_file() and _mentions_case(str(p.relative_to(storage)), case_id)]
+    if not dry_run:
+        for p in files:
+            p.unlink()
+    report.add("stored asset values", len(files))
+    if has_partition:
+        if not dry_run:
+            instance.delete_dynamic_partition("cases", case_id)
+        report.add("dynamic partition", 1)
+
+
+def purge_s3(case_id: str, client: Any, report: PurgeReport, dry_run: bool, inputs: bool) -> None:
+    from ..orchestration import production
+
+    bucket = os.environ[production.ENV_BUCKET]
+    prefixes = [(bucket, (os.environ.get(production.ENV_PREFIX) or "declaration_assets").strip("/") + "/", False)]
+    if inputs:
+        cases_bucket = os.environ.get(production.ENV_CASES_BUCKET) or bucket
+        cases_prefix = (os.environ.get(production.ENV_CASES_PREFIX) or "inbox").strip("/")
+        prefixes.append((cases_bucket, f"{cases_prefix}/{case_id}/", True))
+    n = 0
+    for b, prefix, whole in prefixes:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=b, Prefix=prefix):
+            doomed = [o["Key"] for o in page.get("Contents", [])
+                      if whole or _mentions_case(o["Key"][len(prefix):], case_id)]
+            for i in range(0, len(doomed), 1000):
+                if not dry_run:
+                    client.delete_objects(Bucket=b, Delete={"Objects": [{"Key": k} for k in doomed[i:i + 1000]]})
+            n += len(doomed)
+    report.add("S3 objects", n)
+
+
+# --- the whole purge ---------------------------------------------------------------------------------------
+def purge_case(case_id: str, *, targets: Targets | None = None, instance: Any = None, s3_client: Any = None,
+               inputs: bool = False, dry_run: bool = False) -> PurgeReport:
+    if not CASE_ID_PATTERN.match(case_id):
+        raise ValueError(f"not a case id: {case_id!r}")
+    t = targets or Targets()
+    report = PurgeReport(case_id, dry_run)
+
+    from ..retrieval.embeddings import CACHE_FILE
+
+    # Content-keyed caches first: their keys come from the case's PDFs, which --inputs removes below.
+    files, emb_keys = content_cache_keys(case_id, case_pdfs(case_id, t.case_dirs), t.extraction_cache)
+    if not dry_run:
+        for p in files:
+            p.unlink(missing_ok=True)
+    report.add("extraction-cache entries", len(files))
+    report.add("embedding-cache entries", delete_rows(t.embeddings_dir / CACHE_FILE, "embeddings",
+                                                       emb_keys, dry_run))
+
+    keep, mine = case_lines(t.call_log, case_id)
+    cache_keys = {r["cache_key"] for r in mine if r.get("cache_key")}
+    report.add("LLM response-cache entries", delete_rows(t.llm_cache, "answers", cache_keys, dry_run))
+    if mine and not dry_run:
+        rewrite_call_log(t.call_log, keep)
+    report.add("call-log lines", len(mine))
+
+    out = t.outputs_dir / case_id
+    if out.exists():
+        report.add("output files", sum(1 for p in out.rglob("*") if p.is_file()))
+        if not dry_run:
+            shutil.rmtree(out)
+    mp = t.redaction_dir / f"{case_id}.json"
+    report.add("placeholder map", int(mp.exists()))
+    if not dry_run:
+        delete_map(case_id, t.redaction_dir)
+    if inputs and (t.inbox_dir / case_id).is_dir():
+        report.add("inbox case folder", 1)
+        if not dry_run:
+            shutil.rmtree(t.inbox_dir / case_id)
+
+    if instance is not None:
+        purge_dagster(case_id, instance, report, dry_run)
+    else:
+        report.notes.append("no Dagster instance (DAGSTER_HOME unset): partitions not touched")
+    if s3_client is not None:
+        purge_s3(case_id, s3_client, report, dry_run, inputs)
+    return report
+
+
+@contextlib.contextmanager
+def _instance() -> Iterator[Any]:
+    if not os.environ.get("DAGSTER_HOME"):
+        yield None
+        return
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+
+
+def _s3_client() -> Any:
+    from ..orchestration import production
+
+    if not os.environ.get(production.ENV_BUCKET):
+        return None
+    return production.s3_resource().get_client()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m declaration_assets.privacy.purge", description=__doc__.split("\n\n")[0])
+    parser.add_argument("case_id")
+    parser.add_argument("--yes", action="store_true", help="do not ask")
+    parser.add_argument("--inputs", action="store_true", help="also remove the inbox folder and the S3 case folder")
+    args = parser.parse_args(argv)
+    with _instance() as instance:
+        client = _s3_client()
+        preview = purge_case(args.case_id, instance=instance, s3_client=client, inputs=args.inputs, dry_run=True)
+        print("\n".join(preview.lines()))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("not a terminal: nothing removed (pass --yes)")
+                return 1
+            if input(f"Purge case {args.case_id} from everywhere listed above? [y/N] ").strip().lower() != "y":
+                print("nothing removed")
+                return 1
+        report = purge_case(args.case_id, instance=instance, s3_client=client, inputs=args.inputs)
+        print("\n".join(report.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
