@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import dagster as dg
 
+# One switch for every asset's text previews (DECLARATION_UI_PREVIEWS=0 for a shared UI): see docs/PRIVACY.md.
+from ..privacy.settings import previews_enabled  # noqa: F401
 from .models import ExtractedCase
 from .pdf import DocumentResult
 
 PREVIEW_CHARS = 400
-
-
-def previews_enabled() -> bool:
-    """Text previews in asset metadata; DECLARATION_METADATA_PREVIEWS=0 turns them off (a shared UI)."""
-    return os.environ.get("DECLARATION_METADATA_PREVIEWS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def _md_cell(s: str) -> str:
