@@ -65,7 +65,8 @@ class BertScoreScorer:
 
     @property
     def name(self) -> str:
-        return f"{os.path.basename(self.model_path.rstrip('/'))} (layer {self.num_layers})"
+        parts = self.model_path.rstrip("/").split("/")
+        return f"{'/'.join(parts[-2:])} (layer {self.num_layers})"
 
     def score(self, candidates: list[str], references: list[str]) -> list[tuple[float, float, float]]:
         if not candidates:

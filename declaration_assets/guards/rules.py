@@ -242,7 +242,8 @@ not never always only just one two three four five six seven eight nine ten firs
 what which who whom whose why how where yes dear
 mr mrs ms miss dr doctor officer detective sergeant deputy judge justice reverend pastor father sister brother
 mother aunt uncle cousin grandmother grandfather don dona señor señora senor senora lic licenciado licenciada
-attorney counsel honorable hon agent inspector captain lieutenant sheriff nurse
+attorney counsel honorable hon agent special supervisory inspector captain lieutenant sheriff nurse sir madam
+ma'am maam senorita
 declaration declarant exhibit exhibits page pages section part form forms petition self petitioner
 united states america u s usa us uscis dhs ice cbp fbi hsi department homeland security citizenship immigration
 services service court county district state city police report order protective protection temporary
@@ -275,6 +276,15 @@ def _is_capitalised(token: str) -> bool:
     return token[0].isupper()
 
 
+def _strip_possessive(token: str) -> str:
+    return re.sub(r"['’]s$", "", token)
+
+
+def _name_token(token: str) -> str:
+    """Folded, without a possessive ("Donna's" -> "donna")."""
+    return fold(_strip_possessive(token))
+
+
 def _is_common(token: str, common: frozenset[str] | set[str]) -> bool:
     """A common word, or a hyphenated compound of common words ("Self-Petition")."""
     return token in common or all(part in common for part in re.split(r"['’\-]", token) if part)
@@ -293,11 +303,12 @@ def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[Name
     def flush() -> None:
         while run and (not _is_capitalised(run[-1].group(0))):
             run.pop()
-        name_like = [m for m in run if _is_capitalised(m.group(0)) and not _is_common(fold(m.group(0)), common)]
+        name_like = [m for m in run if _is_capitalised(m.group(0)) and not _is_common(_name_token(m.group(0)), common)]
         if len(name_like) >= 2:
             first, last = name_like[0], name_like[-1]
-            out.append(NameMention(first.start(), last.end(), text[first.start():last.end()],
-                                   tuple(fold(m.group(0)) for m in name_like)))
+            end = last.end() - (len(last.group(0)) - len(_strip_possessive(last.group(0))))
+            out.append(NameMention(first.start(), end, text[first.start():end],
+                                   tuple(_name_token(m.group(0)) for m in name_like)))
         run.clear()
 
     for m in toks:
