@@ -49,7 +49,7 @@ def protect_outbound(messages: Messages, deployment: "Deployment", ctx: "CallCon
     where = (f"privacy '{deployment.privacy}'" + (" with require_redaction: true" if deployment.privacy == "private_cloud"
                                                   else ""))
     # `redaction: false` on a deployment cannot buy an exception: such a route is refused, not sent in clear.
-    if getattr(deployment, "redaction", True) is False:
+    if not deployment.redaction:
         raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and the deployment switches it off "
                                               "(redaction: false)")
     record = ctx.case_record

@@ -104,7 +104,12 @@ class Deployment(_Strict):
     context_window: int = Field(gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     privacy: PrivacyClass
-    require_redaction: bool = False
+    require_redaction: bool = Field(default=False, description="private_cloud: redact as for external")
+    redaction: bool = Field(
+        default=True,
+        description="false on a deployment that must redact (external, or private_cloud with require_redaction) "
+                    "makes the privacy gate refuse it before a byte is sent; it never sends case data in clear",
+    )
     tokenizer: Tokenizer = "estimate"
     estimate_margin: float = Field(default=0.15, ge=0, le=1, description="safety margin on estimated token counts")
     max_concurrency: int = Field(default=1, ge=1, description="concurrent calls to this deployment's server")

@@ -145,6 +145,17 @@ def test_gate_rules() -> None:
     assert protect_outbound(msgs, cloud, ctx)[0] == msgs
     with pytest.raises(PrivacyRefusal, match="'cr'.*require_redaction"):
         protect_outbound(msgs, cloud_r, ctx)
+    # `redaction` defaults on; switched off where redaction is required, the gate refuses before anything else
+    assert cloud_r.redaction is True
+    cloud_off = cloud_r.model_copy(update={"name": "cr-off", "redaction": False})
+    with pytest.raises(PrivacyRefusal, match=r"'cr-off'.*require_redaction: true.*\(redaction: false\)"):
+        protect_outbound(msgs, cloud_off, ctx)
+    ext_off = Deployment(name="x-off", model="openrouter/m", context_window=10, privacy="external", redaction=False)
+    with pytest.raises(PrivacyRefusal, match=r"'x-off'.*privacy 'external'.*\(redaction: false\)"):
+        protect_outbound(msgs, ext_off, ctx)
+    # where no redaction is required the switch changes nothing
+    local_off = Deployment(name="l-off", model="openai/m", context_window=10, privacy="local", redaction=False)
+    assert protect_outbound(msgs, local_off, ctx)[0] == msgs
 
 
 def test_openrouter_requests_deny_data_collection() -> None:

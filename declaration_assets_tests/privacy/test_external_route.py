@@ -29,7 +29,7 @@ from declaration_assets.judging.models import CRITERIA, JudgeScores
 from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
-from declaration_assets.llm.routing import Deployment, load_routes
+from declaration_assets.llm.routing import load_routes
 from declaration_assets.privacy.catalog import dob_strings
 from declaration_assets.privacy.text import fold
 from declaration_assets.retrieval.assets import chunk_index
@@ -191,15 +191,11 @@ def _call(router: LLMRouter, record: CaseRecord | None, case_id: str = "vawa-000
 
 
 def test_external_route_with_redaction_switched_off_is_refused_before_sending(server, tmp_path):
-    """`redaction: false` on an external deployment: refused, with the deployment and the rule, nothing sent."""
-    path = routing_file(tmp_path / "routes.yaml", f"{server.base_url}/v1")
+    """`redaction: false` on an external deployment (the routing schema's own key): refused, with the deployment
+    and the rule, nothing sent."""
+    path = routing_file(tmp_path / "routes.yaml", f"{server.base_url}/v1", redaction=False)
+    assert load_routes(path).deployments["remote"].redaction is False
     router = LLMRouter(routes_file=str(path), call_log_path=str(tmp_path / "calls.jsonl"), use_cache=False)
-    routes = router.routing()
-
-    class SwitchedOff(Deployment):  # the `redaction` key the routing schema carries (see docs/PRIVACY.md)
-        redaction: bool = True
-
-    routes.deployments["remote"] = SwitchedOff(**{**routes.deployments["remote"].model_dump(), "redaction": False})
     with pytest.raises(Exception) as err:
         _call(router, sample_record("vawa-0001"))
     assert "'remote'" in str(err.value) and "redaction: false" in str(err.value)
