@@ -155,6 +155,7 @@ PLACEHOLDER_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("insert_instruction", re.compile(r"\[\s*(?:insert|add|fill in|enter)\b[^\]]*\]", re.I)),
     ("bracket_token", re.compile(r"\[[A-Z][A-Z0-9_ ]{1,40}\]")),  # [NAME], [PERSON_1], [DATE OF BIRTH]
     ("angle_token", re.compile(r"<\s*[A-Z][A-Z0-9_]{1,40}\s*>")),  # <PERSON_1>
+    ("redaction_token", re.compile(r"\b[A-Z][A-Z]+(?:_[A-Z]+)*_\d+\b", re.I)),  # PERSON_1 left unrestored
     ("marker", re.compile(r"\b(?:TODO|TBD|FIXME|XX+)\b")),
     ("lorem_ipsum", re.compile(r"lorem ipsum", re.I)),
 ]

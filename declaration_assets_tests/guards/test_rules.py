@@ -83,7 +83,7 @@ def test_citation_to_missing_page_or_exhibit_is_flagged(clean, record, extracted
     assert "unknown_exhibit" in _rules(report, "serious")
 
 
-@pytest.mark.parametrize("token", ["{evidence}", "[NAME]", "<PERSON_1>", "TODO", "[[fill me]]", "XXX",
+@pytest.mark.parametrize("token", ["{evidence}", "[NAME]", "<PERSON_1>", "PHONE_2", "TODO", "[[fill me]]", "XXX",
                                    "{{ declarant }}", "[insert date of marriage]"])
 def test_leaked_placeholder_is_flagged(clean, record, extracted, token):
     _add(clean, "joint_residence", f"We lived there with {token} [Ex. G, p. 1].")
