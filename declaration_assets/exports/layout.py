@@ -38,7 +38,7 @@ TRANSLATOR_LINES = (
 )
 
 # Closing paragraphs that the signature block replaces (the attestation and a signature line of the draft).
-_SIGNATURE_LIKE = re.compile(r"penalty of perjury|_{4,}", re.I)
+_SIGNATURE_LIKE = re.compile(r"penalty of perjury|_{4,}|^\W*signed\b|certificate of translation", re.I)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def numbered_sections(draft: Draft) -> list[NumberedSection]:
     for s in draft.sections:
         paras = [p.strip() for p in s.paragraphs if p.strip()]
         if s.kind == "closing":
-            paras = [p for p in paras if not _SIGNATURE_LIKE.search(p)]
+            paras = [p for p in paras if not _SIGNATURE_LIKE.search(p) and p.strip(" *") != draft.declarant_name]
         numbered = []
         for p in paras:
             n += 1

@@ -27,7 +27,8 @@ def make_draft(language: str = "es") -> Draft:
                     paragraphs=["He hit me on December 24, 2016 [Ex. A, p. 2]."]),
             Section(kind="closing", title="Closing", paragraphs=[
                 "I declare under penalty of perjury under the laws of the United States of America that the "
-                "foregoing is true and correct.", "Signed: ______________ Date: ________"]),
+                "foregoing is true and correct.", "Signed: ______________ Date: ________",
+                "Signed at Houston, Texas, on the date below.", "María Fernanda Castillo Reyes"]),
         ],
         exhibits=[Exhibit(letter="A", document="01-notas.pdf", title="Interview notes", pages=5),
                   Exhibit(letter="B", document="02-marriage.pdf", title="Marriage certificate", pages=2),
