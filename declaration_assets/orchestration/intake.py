@@ -194,10 +194,20 @@ class IntakeCursor(BaseModel):
         every case (run keys would still prevent duplicate runs, but rejections would be reported again)."""
         if not raw:
             return cls()
-        return cls.model_validate_json(raw)
+        cursor = cls.model_validate_json(raw)
+        for st in cursor.cases.values():
+            if st.seen is None and st.decided is not None:
+                st.seen = st.decided
+        return cursor
 
     def dump(self) -> str:
-        return self.model_dump_json(exclude_defaults=True)
+        # Compact: a case whose last-seen listing is the one decided on stores it once (cursors live in the
+        # instance's storage and are rewritten every tick; ~80 bytes a case).
+        compact = {
+            case_id: {k: v for k, v in st.model_dump(exclude_defaults=True).items() if not (k == "seen" and v == st.decided)}
+            for case_id, st in self.cases.items()
+        }
+        return json.dumps({"v": self.v, "cases": compact}, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------- one tick

@@ -24,8 +24,9 @@ from .jobs import (
 )
 
 SENSOR_INTERVAL_S = int(os.environ.get("DECLARATION_SENSOR_INTERVAL_S", "30"))
-# Bounds the files read in one tick (validation reads every file of a complete case once).
-MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "2000"))
+# Bounds the reading done in one tick (validation reads every file of a complete case once): a burst of new
+# cases is spread over ticks, each well inside the daemon's sensor evaluation timeout.
+MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "400"))
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 
