@@ -29,7 +29,7 @@ import litellm
 from . import ollama as ollama_api
 from .cache import CachedAnswer, ResponseCache, cache_key
 from .models import CallContext, Completion, LLMFailure, PromptSpec
-from .privacy_gate import PrivacyRefusal, protect_outbound
+from .privacy_gate import PrivacyRefusal, protect_prompt
 from .records import FATAL, RETRYABLE, CallLog, CallRecord, now
 from .routing import Deployment, RoutingFile
 from .tokens import TokenCounter, fit_prompt, ollama_num_ctx
@@ -288,18 +288,22 @@ class RouterEngine:
                         records: list[dict[str, Any]], attempt: int, key: str | None
                         ) -> tuple[int, Completion | None]:
         base = {"prompt_version": prompt.prompt_version, "context_window": dep.context_window}
-        # Refuse before any byte leaves, tokenizer endpoints included.
-        try:
-            protect_outbound(prompt.render(), dep, ctx)
-        except PrivacyRefusal as e:
-            records.append(self._record(ctx, role, dep, attempt=attempt, outcome="privacy_refused",
-                                        error_class=type(e).__name__, error=str(e), **base))
-            return attempt, None
         max_tokens = min(prompt.max_tokens, dep.max_output_tokens or prompt.max_tokens)
         budget = _BUDGET.get()
         if budget is not None and budget.deadline <= time.monotonic():
             self._budget_failure(budget, ctx, role, dep, records, attempt, "before sending", base)
-        fit = fit_prompt(prompt, dep, self.counter, max_tokens)
+        # The privacy gate, once per deployment and before any byte leaves, tokenizer endpoints included: the
+        # prompt is redacted piece by piece (system, template, each evidence item; one case map) and fitted as
+        # redacted, and every text passes the final check on its way to the tokenizer or the chat endpoint.
+        try:
+            outbound = protect_prompt(prompt, dep, ctx)
+            fit = fit_prompt(outbound.prompt, dep, self.counter, max_tokens, outbound.check)
+            if fit is not None:
+                outbound.check_messages(fit.messages)  # texts already checked for the tokenizer are not rescanned
+        except PrivacyRefusal as e:
+            records.append(self._record(ctx, role, dep, attempt=attempt, outcome="privacy_refused",
+                                        error_class=type(e).__name__, error=str(e), **base))
+            return attempt, None
         if fit is None:
             records.append(self._record(
                 ctx, role, dep, attempt=attempt, outcome="context_too_small", error_class="ContextTooSmall",
@@ -318,7 +322,7 @@ class RouterEngine:
                           f"over the cap of ${self.spend_cap_usd:.2f}", **base, **fit_info))
                 raise LLMFailure(f"{ctx.asset}: spend cap of ${self.spend_cap_usd:.2f} per run reached "
                                  f"(spent ${spent:.4f}); not calling paid deployment {dep.name!r}", tuple(records))
-        messages, restore = protect_outbound(fit.messages, dep, ctx)
+        messages, restore = fit.messages, outbound.restore
         num_ctx = ollama_num_ctx(fit.prompt_tokens, max_tokens, dep) if dep.is_ollama else None
         try:
             request = build_request(dep, messages, prompt, max_tokens, num_ctx)

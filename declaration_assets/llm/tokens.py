@@ -3,6 +3,10 @@
 Exact counts come from the server's own tokenizer where it has one (llama.cpp `/extras/tokenize`, vLLM
 `/tokenize`); otherwise `litellm.token_counter` estimates and a safety margin (per deployment, default 15 %) is
 added. Nothing is ever cut from a prompt except whole evidence items, lowest-ranked first, and the drop is reported.
+
+A tokenizer endpoint is a request like any other: for a deployment that must not see case data, the prompt is
+redacted before it is counted (see `privacy_gate.protect_prompt`), and `check` (the gate's final check) runs on
+every text just before it is sent to the tokenizer; counts answered from memory send nothing and need no check.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
 
@@ -25,6 +30,12 @@ from .routing import Deployment  # noqa: E402
 # 5 tokens per message plus 3 to open the answer; 8 per message covers them with room to spare.
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 TOKENIZER_TIMEOUT_S = 5.0
+
+Check = Callable[[str], None]  # raises when a text must not leave the process
+
+
+def _no_check(text: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -73,18 +84,21 @@ class TokenCounter:
                 self._cache.popitem(last=False)
         return n
 
-    def _llamacpp_text(self, dep: Deployment, text: str) -> int:
+    def _llamacpp_text(self, dep: Deployment, text: str, check: Check) -> int:
         def call() -> int:
+            check(text)
             r = self._client.post(f"{server_root(dep.api_base)}/extras/tokenize", json={"input": text})
             r.raise_for_status()
             return len(r.json()["tokens"])
 
         return self._remember((dep.server_key, "llamacpp", text), call)
 
-    def _vllm_messages(self, dep: Deployment, messages: list[dict[str, str]]) -> int:
+    def _vllm_messages(self, dep: Deployment, messages: list[dict[str, str]], check: Check) -> int:
         model = dep.model.split("/", 1)[1]
 
         def call() -> int:
+            for m in messages:
+                check(m["content"])
             r = self._client.post(f"{server_root(dep.api_base)}/tokenize", json={"model": model, "messages": messages})
             r.raise_for_status()
             body = r.json()
@@ -94,37 +108,39 @@ class TokenCounter:
         return self._remember((dep.server_key, "vllm", key_text), call)
 
     # --- public ------------------------------------------------------------------------------------------
-    def count_messages(self, dep: Deployment, messages: list[dict[str, str]]) -> TokenCount:
+    def count_messages(self, dep: Deployment, messages: list[dict[str, str]], check: Check = _no_check) -> TokenCount:
         try:
             if dep.tokenizer == "llamacpp":
-                n = sum(self._llamacpp_text(dep, m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+                n = sum(self._llamacpp_text(dep, m["content"], check) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
                 return TokenCount(n, True)
             if dep.tokenizer == "vllm":
-                return TokenCount(self._vllm_messages(dep, messages), True)
+                return TokenCount(self._vllm_messages(dep, messages, check), True)
         except (httpx.HTTPError, KeyError, ValueError, TypeError):
             pass  # the server has no usable tokenizer endpoint: estimate instead (recorded as an estimate)
         raw = litellm.token_counter(model=dep.model, messages=messages)
         return TokenCount(math.ceil(raw * (1 + dep.estimate_margin)), False)
 
-    def count_text(self, dep: Deployment, text: str) -> TokenCount:
+    def count_text(self, dep: Deployment, text: str, check: Check = _no_check) -> TokenCount:
         try:
             if dep.tokenizer == "llamacpp":
-                return TokenCount(self._llamacpp_text(dep, text), True)
+                return TokenCount(self._llamacpp_text(dep, text, check), True)
         except (httpx.HTTPError, KeyError, ValueError, TypeError):
             pass
         raw = litellm.token_counter(model=dep.model, text=text)
         return TokenCount(math.ceil(raw * (1 + dep.estimate_margin)), False)
 
 
-def fit_prompt(prompt: PromptSpec, dep: Deployment, counter: TokenCounter, max_tokens: int) -> Fit | None:
+def fit_prompt(prompt: PromptSpec, dep: Deployment, counter: TokenCounter, max_tokens: int,
+               check: Check = _no_check) -> Fit | None:
     """The prompt with as much evidence (best first) as fits `context_window - max_tokens`; None if it cannot fit.
 
     When the prompt has evidence, at least one item must remain: a prompt stripped of all its evidence would
-    answer a different question, so that counts as not fitting.
+    answer a different question, so that counts as not fitting. `check` runs on each text before it is sent to a
+    server tokenizer (the privacy gate's final check); whatever it raises propagates.
     """
     available = dep.context_window - max_tokens
     full = prompt.render()
-    total = counter.count_messages(dep, full)
+    total = counter.count_messages(dep, full, check)
     n = len(prompt.evidence)
     if total.tokens <= available:
         return Fit(full, n, 0, total.tokens, total.exact)
@@ -132,21 +148,21 @@ def fit_prompt(prompt: PromptSpec, dep: Deployment, counter: TokenCounter, max_t
         return None
     # Count the prompt without evidence and each item once, keep the longest best-first prefix that fits,
     # then confirm with a count of the rendered prompt (token counts are not exactly additive).
-    base = counter.count_messages(dep, prompt.render(()))
+    base = counter.count_messages(dep, prompt.render(()), check)
     if base.tokens >= available:
         return None
-    sep = counter.count_text(dep, prompt.evidence_separator).tokens if prompt.evidence_separator.strip() else 1
+    sep = counter.count_text(dep, prompt.evidence_separator, check).tokens if prompt.evidence_separator.strip() else 1
     budget = available - base.tokens
     k = 0
     for item in prompt.evidence:
-        cost = counter.count_text(dep, item).tokens + sep
+        cost = counter.count_text(dep, item, check).tokens + sep
         if cost > budget:
             break
         budget -= cost
         k += 1
     while k >= 1:
         msgs = prompt.render(prompt.evidence[:k])
-        c = counter.count_messages(dep, msgs)
+        c = counter.count_messages(dep, msgs, check)
         if c.tokens <= available:
             return Fit(msgs, k, n - k, c.tokens, c.exact)
         k -= 1
