@@ -14,7 +14,7 @@ import pymupdf
 
 from declaration_assets import settings
 from declaration_assets.cases.storage import CaseStorage, LocalCaseStorage
-from declaration_assets.orchestration.defs import current_profile, orchestration_definitions
+from declaration_assets.orchestration import defs as orch
 from declaration_assets.orchestration.policies import LLM_POOL, LLM_RETRY_POLICY
 from declaration_assets.orchestration.ui import ui_attributes
 from declaration_assets.partitions import by_case_dimension, case_and_model, case_model_partitions, case_partitions
@@ -93,15 +93,18 @@ ASSETS = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration,
 
 
 def build_defs() -> dg.Definitions:
-    orchestration = orchestration_definitions()
-    # The production profile brings its own case_storage (S3) and io_manager (S3); dev reads the local inbox.
-    resources = {} if current_profile() == "production" else {"case_storage": LocalCaseStorage(roots=[str(settings.INBOX_DIR)])}
-    base = dg.Definitions(
-        assets=ASSETS,
-        resources=resources,
-        executor=dg.in_process_executor,  # tests only: one process per run keeps the 2-core machine responsive
+    # Wired the way the root Definitions should be: the profile's resources, orchestration without resources.
+    resources = orch.profile_resources()
+    if orch.current_profile() == "dev":
+        resources["case_storage"] = LocalCaseStorage(roots=[str(settings.INBOX_DIR)])
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=ASSETS,
+            resources=resources,
+            executor=dg.in_process_executor,  # tests only: one process per run keeps the 2-core machine responsive
+        ),
+        orch.orchestration_definitions(include_resources=False),
     )
-    return dg.Definitions.merge(base, orchestration)
 
 
 defs = build_defs()
