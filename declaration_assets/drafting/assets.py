@@ -24,10 +24,10 @@ from .pipeline import DraftOutcome, DraftSettings, build_draft, section_table
 
 
 class DraftConfig(LLMAssetConfig):
-    evidence_per_element: int = Field(default=6, ge=1, le=24, description="ranked passages per legal element")
-    evidence_per_call: int = Field(default=2, ge=1, le=12, description="passages per drafter call (one paragraph)")
+    evidence_per_element: int = Field(default=4, ge=1, le=24, description="ranked passages per legal element")
+    evidence_per_call: int = Field(default=1, ge=1, le=12, description="passages per drafter call (one paragraph)")
     k_per_query: int = Field(default=4, ge=1, le=24, description="passages retrieved per query before the union")
-    max_tokens: int = Field(default=320, ge=32, le=4096, description="answer budget of each drafter call")
+    max_tokens: int = Field(default=160, ge=32, le=4096, description="answer budget of each drafter call")
 
 
 def query_search(

@@ -103,19 +103,30 @@ def existing_citations(exhibits: Iterable[Exhibit]) -> set[Citation]:
 def gather_evidence(
     queries: Sequence[str], search: Callable[[str], Sequence[ScoredChunk]], limit: int
 ) -> list[ScoredChunk]:
-    """Union of the chunks found by every query, deduplicated, ranked by best score (then by how many queries
-    found it, then by document position), re-numbered 1..limit."""
+    """Union of the chunks found by every query, deduplicated and ranked, re-numbered 1..limit.
+
+    Ranked round-robin: every query's best passage comes before any query's second best, so one document that
+    matches many queries (a certificate's boilerplate) cannot crowd out the passage another query was written
+    for. Within a round: higher similarity, then found by more queries, then first found.
+    """
     best: dict[str, ScoredChunk] = {}
+    best_rank: dict[str, int] = {}
     hits: Counter[str] = Counter()
     order: dict[str, int] = {}
     for q in queries:
-        for sc in search(q):
+        for position, sc in enumerate(search(q), start=1):
             cid = sc.chunk.chunk_id
             hits[cid] += 1
             order.setdefault(cid, len(order))
+            best_rank[cid] = min(best_rank.get(cid, position), position)
             if cid not in best or sc.score > best[cid].score:
                 best[cid] = sc
-    ranked = sorted(best.values(), key=lambda sc: (-sc.score, -hits[sc.chunk.chunk_id], order[sc.chunk.chunk_id]))
+
+    def key(sc: ScoredChunk) -> tuple[int, float, int, int]:
+        cid = sc.chunk.chunk_id
+        return (best_rank[cid], -sc.score, -hits[cid], order[cid])
+
+    ranked = sorted(best.values(), key=key)
     return [ScoredChunk(chunk=sc.chunk, score=sc.score, rank=i) for i, sc in enumerate(ranked[:limit], start=1)]
 
 
@@ -158,6 +169,7 @@ _CHATTER_RE = re.compile(
 )
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s")
 _MARKDOWN_RE = re.compile(r"^\s*([-*\u2022]\s+|\d{1,2}[.)]\s+|>\s*)")
+_LABEL_RE = re.compile(r"^\s*(sentences?|answer|statement|rewrite|output)\s*:\s*", re.I)
 _THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 _STOPWORDS = set(
@@ -181,7 +193,7 @@ def clean_answer(text: str) -> str:
     for line in text.splitlines():
         if _HEADING_RE.match(line):
             continue  # a heading is never a sentence of the declaration
-        line = _MARKDOWN_RE.sub("", line).strip()
+        line = _LABEL_RE.sub("", _MARKDOWN_RE.sub("", line)).strip()
         if line:
             # A line break ends a sentence even when the model forgot the full stop.
             lines.append(line if re.search(r"[.!?\]\)\"'\u201d]$", line) else line + ".")
@@ -253,19 +265,22 @@ def unsupported_tokens(sentence: str, evidence_text: str) -> list[str]:
     return missing
 
 
-def best_source(sentence: str, evidence: Sequence[ScoredChunk], min_overlap: int = 2) -> ScoredChunk | None:
-    """The evidence passage sharing the most content words with `sentence` (ties: better rank); None below
-    `min_overlap` shared words (one word suffices for a sentence of at most three content words)."""
+def best_source(
+    sentence: str, evidence: Sequence[ScoredChunk], min_overlap: int = 2, min_share: float = 0.4
+) -> ScoredChunk | None:
+    """The evidence passage sharing the most content words with `sentence` (ties: better rank), or None when no
+    passage shares at least `min_overlap` of them (all of them for a shorter sentence) and `min_share` of the
+    sentence's content words: the sentence is then not grounded in what the model was shown."""
     words = content_words(sentence)
     if not words:
         return None
-    needed = min(min_overlap, len(words)) if len(words) <= 3 else min_overlap
+    needed = min(min_overlap, len(words))
     best: tuple[int, int] | None = None
     choice = None
     for sc in evidence:
         overlap = len(words & content_words(sc.chunk.text))
         key = (overlap, -sc.rank)
-        if overlap >= needed and (best is None or key > best):
+        if overlap >= needed and overlap / len(words) >= min_share and (best is None or key > best):
             best, choice = key, sc
     return choice
 
@@ -302,7 +317,8 @@ def compose_paragraph(
     """Make one paragraph out of a model answer written from `evidence`.
 
     `valid` holds the citations that exist in the case; only those of `evidence` (what the model was shown)
-    are kept. Every kept sentence is in the first person and carries at least one citation.
+    are kept. Every kept sentence is in the first person, shares most of its content words with one of the
+    passages, and carries at least one citation (its source passage's when the model gave no valid one).
     """
     allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
     evidence_text = "\n".join(sc.chunk.text for sc in evidence)
@@ -328,13 +344,14 @@ def compose_paragraph(
         if key in seen:
             result.dropped["duplicate"] += 1
             continue
+        # Every sentence must be grounded in a passage the model was shown, whatever it cited.
+        source = best_source(body, evidence)
+        if source is None:
+            result.dropped["unsupported"] += 1
+            continue
         good = [c for c in cites if c in allowed]
         result.citations_removed += [c.label() for c in cites if c not in allowed]
         if not good:
-            source = best_source(body, evidence)
-            if source is None:
-                result.dropped["unsupported"] += 1
-                continue
             good = [Citation(exhibit=source.chunk.exhibit, page=source.chunk.page)]
             result.attributed += 1
         seen.add(key)

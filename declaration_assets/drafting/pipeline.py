@@ -34,9 +34,9 @@ DRAFTER_ROLE = "drafter"
 
 @dataclass(frozen=True)
 class DraftSettings:
-    evidence_per_element: int = 6  # ranked passages kept per element after the union of its queries
-    evidence_per_call: int = 2  # passages per drafter call; each call yields one paragraph
-    max_tokens: int = 320
+    evidence_per_element: int = 4  # ranked passages kept per element after the union of its queries
+    evidence_per_call: int = 1  # passages per drafter call; each call yields one paragraph (1 suits small models)
+    max_tokens: int = 160
     temperature: float = 0.0
 
 
@@ -54,10 +54,9 @@ def drafter_prompt(element: Element, evidence: Sequence[ScoredChunk], settings: 
     """The drafter's prompt for one batch of an element's evidence, best-ranked first (the router drops from the end)."""
     return PromptSpec(
         system=prompts.DRAFTER_SYSTEM,
-        user=prompts.DRAFTER_USER.format(
-            element_title=element.title, must_show=" ".join(element.must_show.split()), evidence=EVIDENCE_SLOT
-        ),
+        user=prompts.DRAFTER_USER.format(element_title=element.title.lower(), evidence=EVIDENCE_SLOT),
         evidence=tuple(evidence_line(sc) for sc in evidence),
+        evidence_separator=prompts.EVIDENCE_SEPARATOR,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         prompt_version=prompts.DRAFT_PROMPT_VERSION,

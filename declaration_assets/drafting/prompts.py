@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 # Bump when a prompt or a deterministic template changes: it is recorded in every draft's provenance.
-DRAFT_PROMPT_VERSION = "draft-v1"
+DRAFT_PROMPT_VERSION = "draft-v3"
 
+# Written for a very small model (SmolLM2-135M): short, concrete, evidence first, no legal wording it could parrot.
+# The element's legal test stays out of the prompt on purpose: small models copy it back as if it were a fact.
 DRAFTER_SYSTEM = (
-    "You help an immigrant write their own sworn statement. You write ONLY in the first person, as the "
-    "person themself: use I, me, my. Use plain, simple words. Use only facts found in the passages you are "
-    "given; never invent names, dates, places or numbers. After every sentence, copy the label of the "
-    "passage it comes from, exactly as written, for example [Ex. B, p. 2]. Do not add titles, lists, notes "
-    "or comments about the task."
+    "You write part of a person's sworn statement in their own voice. Write as the person: use I, me, my. "
+    "Use only facts from the notes you are given. Never add names, dates, places or numbers that are not in "
+    "the notes. Write only the sentences, nothing else."
 )
+# Separates evidence items inside the "Note:" slot.
+EVIDENCE_SEPARATOR = "\nNote: "
 
-# Slots: {element_title}, {must_show}, {evidence} (the evidence slot is filled and shrunk by the router).
+# Slots: {element_title}; {evidence} is filled (and shrunk, lowest-ranked first) by the router.
+# The worked example uses a name, a place and years no case holds: copied into an answer, those sentences are
+# dropped by the pipeline as unsupported by the evidence.
 DRAFTER_USER = (
-    "Part of my statement: {element_title}.\n"
-    "What this part must show: {must_show}\n\n"
-    "Passages from my records, most relevant first. Each starts with its label:\n"
-    "{evidence}\n\n"
-    "Write 3 to 6 sentences in my own voice (I, me, my) telling these facts. "
-    "End each sentence with the label of the passage it uses."
+    "Example.\n"
+    "Note: [Ex. Q, p. 7] The client said: \"I studied nursing at Escuela Santa Brigida in Xelaju from 1987 "
+    "to 1989. My teacher Dona Abelina helped me.\"\n"
+    "Sentences: I studied nursing at Escuela Santa Brigida in Xelaju from 1987 to 1989 [Ex. Q, p. 7]. "
+    "My teacher Dona Abelina helped me [Ex. Q, p. 7].\n\n"
+    "Now my notes about {element_title}. Each note starts with its label.\n"
+    "Note: {evidence}\n"
+    "Rewrite the facts in my notes as 2 or 3 short sentences in my own voice (I, me, my), each ending with the "
+    "label of its note.\n"
+    "Sentences:"
 )
 
 # Deterministic templates (no model): introduction and closing attestation.

@@ -71,12 +71,23 @@ def test_sentence_split_keeps_abbreviations_and_moves_trailing_citations():
     ]
 
 
-def test_gather_evidence_unions_dedupes_and_ranks():
-    found = gather_evidence(["Ricardo married", "lease Calloway Ricardo", "police pushed"], keyword_search(), 3)
-    ids = [sc.chunk.chunk_id for sc in found]
-    assert len(ids) == len(set(ids)) == 3
+def test_gather_evidence_unions_dedupes_and_ranks_round_robin():
+    by_id = {c.chunk_id: c for c in chunks()}
+    results = {
+        "q1": [("B-p1-0", 0.9), ("C-p1-0", 0.8), ("A-p2-0", 0.7)],
+        "q2": [("B-p1-0", 0.85), ("C-p1-0", 0.84)],
+        "q3": [("A-p1-0", 0.4)],
+    }
+
+    def search(q):
+        return [ScoredChunk(chunk=by_id[cid], score=s, rank=r) for r, (cid, s) in enumerate(results[q], start=1)]
+
+    found = gather_evidence(["q1", "q2", "q3"], search, 3)
+    # Round 1: B (0.9, best of q1 and q2) then A-p1 (q3's best, despite its low score); round 2: C.
+    assert [sc.chunk.chunk_id for sc in found] == ["B-p1-0", "A-p1-0", "C-p1-0"]
     assert [sc.rank for sc in found] == [1, 2, 3]
-    assert [sc.score for sc in found] == sorted((sc.score for sc in found), reverse=True)
+    assert found[0].score == 0.9 and found[2].score == 0.84
+    assert len(gather_evidence(["q1", "q2", "q3"], search, 10)) == 4
 
 
 def test_compose_keeps_first_person_sentences_and_their_valid_citations():
@@ -163,3 +174,19 @@ def test_markdown_lines_become_sentences_and_headings_vanish():
     assert para.text == ("We moved in on July 1, 2019 [Ex. C, p. 1]. "
                          "I lived at 2215 Calloway Street [Ex. C, p. 1].")
     assert para.dropped == {"not_first_person": 1} and para.attributed == 2
+
+
+def test_a_copied_worked_example_or_an_ungrounded_cited_sentence_is_dropped():
+    evidence = scored(["A-p1-0"])
+    example = prompts.DRAFTER_USER.split("Sentences: ", 1)[1].split("\n")[0]
+    para = compose_paragraph(example, evidence, VALID)
+    assert para.text == "" and para.dropped == {"unsupported_name_or_number": 2}
+    ungrounded = "I always wanted to become a teacher and help children learn [Ex. A, p. 1]."
+    para = compose_paragraph(ungrounded, evidence, VALID)
+    assert para.text == "" and para.dropped == {"unsupported": 1}
+
+
+def test_answer_labels_are_stripped():
+    para = compose_paragraph("Sentences: I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1].",
+                             scored(["A-p1-0"]), VALID)
+    assert para.text == "I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]."
