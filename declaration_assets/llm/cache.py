@@ -5,12 +5,18 @@ the deployment chosen and the evidence that fit, and it has no notion of role. T
 asked for (role, model configuration, the role's chain with every deployment's request settings, the full
 prompt, max_tokens, temperature, JSON mode, prompt version), so two judges on one model never share an answer,
 and any change to the prompt, the evidence or the routing of that role misses.
+
+Each answer is stored with the case it belongs to (`case_id` column), so a case can be purged from the cache
+without the call log (`privacy/purge.py`). Answers are case text: the file is created with mode 0600 (sqlite
+gives its -wal and -shm files the database file's mode) in a folder created 0700.
 """
 
 from __future__ import annotations
 
 import hashlib
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -22,6 +28,9 @@ from .models import PromptSpec
 from .routing import Deployment
 
 CACHE_VERSION = "1"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_SCHEMA = "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL, answer TEXT NOT NULL, case_id TEXT)"
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,20 @@ class ResponseCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            # Create the file 0600 before sqlite opens it (sqlite would create it 0644 under the usual umask),
+            # and tighten a file an older version created.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+            os.chmod(self.path, FILE_MODE)
             conn = sqlite3.connect(self.path, timeout=10.0)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL, answer TEXT NOT NULL)"
-            )
+            conn.execute(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(answers)")}
+            if "case_id" not in columns:  # a cache from before answers carried their case
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    conn.execute("ALTER TABLE answers ADD COLUMN case_id TEXT")
+            conn.execute("CREATE INDEX IF NOT EXISTS answers_case ON answers (case_id)")
             self._local.conn = conn
         return conn
 
@@ -72,12 +89,12 @@ class ResponseCache:
         except (TypeError, ValueError):
             return None  # an entry from an older layout is a miss, not an error
 
-    def put(self, key: str, answer: CachedAnswer) -> None:
+    def put(self, key: str, answer: CachedAnswer, case_id: str | None = None) -> None:
         conn = self._conn()
         with conn:
             conn.execute(
-                "INSERT OR REPLACE INTO answers (key, created, answer) VALUES (?, ?, ?)",
-                (key, time.time(), json.dumps(asdict(answer))),
+                "INSERT OR REPLACE INTO answers (key, created, answer, case_id) VALUES (?, ?, ?, ?)",
+                (key, time.time(), json.dumps(asdict(answer)), case_id),
             )
 
     def __len__(self) -> int:
@@ -85,3 +102,17 @@ class ResponseCache:
 
     def info(self) -> dict[str, Any]:
         return {"path": str(self.path), "entries": len(self)}
+
+
+def case_keys(path: Path | str, case_id: str) -> set[str]:
+    """Keys of the answers stored for `case_id` in the cache file at `path` (empty when the file does not exist
+    or predates the case column). Never creates the file."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        try:
+            rows = conn.execute("SELECT key FROM answers WHERE case_id = ?", (case_id,)).fetchall()
+        except sqlite3.OperationalError:  # no such table or column: an empty or older cache
+            return set()
+    return {k for (k,) in rows}

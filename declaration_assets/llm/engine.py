@@ -440,7 +440,7 @@ class RouterEngine:
                 self.cache.put(key, CachedAnswer(
                     text=text, deployment=dep.name, evidence_used=fit.evidence_used,
                     evidence_dropped=fit.evidence_dropped, prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens, cost_usd=cost))
+                    completion_tokens=completion.completion_tokens, cost_usd=cost), case_id=ctx.case_id)
             return attempt, completion
         return attempt, None
 

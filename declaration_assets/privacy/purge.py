@@ -3,7 +3,8 @@
     python -m declaration_assets.privacy.purge <case_id> [--yes] [--inputs]
 
 Without --yes it lists what it would remove and asks. It removes: the case's output folder; the LLM response
-cache entries of the case (found through the cache keys its call-log lines carry); the call-log lines of the
+cache entries of the case (each stored with its case id; for entries written before that, found through the
+cache keys the case's call-log lines carry); the call-log lines of the
 case; the extraction-cache entries of its PDFs and the embedding-cache entries of their chunks (both keyed by
 content); its placeholder map; its Dagster partitions and their materializations and stored asset values
 (when DAGSTER_HOME names an instance); and its S3 objects when DECLARATION_S3_BUCKET is set (asset values whose
@@ -27,6 +28,7 @@ from typing import Any
 
 from .. import settings
 from ..cases.models import CASE_ID_PATTERN
+from ..llm.cache import case_keys as llm_cache_case_keys
 from . import settings as privacy_settings
 from .store import delete_map
 
@@ -230,7 +232,8 @@ def purge_case(case_id: str, *, targets: Targets | None = None, instance: Any = 
                                                        emb_keys, dry_run))
 
     keep, mine = case_lines(t.call_log, case_id)
-    cache_keys = {r["cache_key"] for r in mine if r.get("cache_key")}
+    # The cache knows each answer's case; the call log's cache keys still find entries written before it did.
+    cache_keys = llm_cache_case_keys(t.llm_cache, case_id) | {r["cache_key"] for r in mine if r.get("cache_key")}
     report.add("LLM response-cache entries", delete_rows(t.llm_cache, "answers", cache_keys, dry_run))
     if mine and not dry_run:
         rewrite_call_log(t.call_log, keep)

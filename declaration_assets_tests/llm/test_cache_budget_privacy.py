@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
+from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
 from declaration_assets.llm.engine import BudgetExhausted, build_request
 from declaration_assets.llm.models import CallContext, FakeLLM, LLMFailure, PromptSpec
 from declaration_assets.llm.privacy_gate import PrivacyRefusal, protect_outbound
@@ -65,6 +69,34 @@ def test_cache_persists_across_router_instances_and_can_be_bypassed(make_router,
     monkeypatch.setenv("DECLARATION_LLM_CACHE", "0")
     assert not make_router(data, use_cache=True).complete("drafter", PROMPT, ctx).cached
     assert _chats(server) == 3
+
+
+def test_cache_file_is_private_and_answers_carry_their_case(make_router, ctx, server, tmp_path):
+    router = make_router(routes({"a": deployment(f"{server.base_url}/v1")}, drafter=["a"]), use_cache=True)
+    first = router.complete("drafter", PROMPT, ctx)
+    other = CallContext(case_id="vawa-0002", asset="draft", model_config="default")
+    second = router.complete("drafter", PromptSpec(system="s", user="Another case.", max_tokens=16), other)
+    db = tmp_path / "cache" / "responses.sqlite"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for suffix in ("-wal", "-shm"):  # sqlite's side files take the database file's mode
+        side = db.with_name(db.name + suffix)
+        assert not side.exists() or stat.S_IMODE(side.stat().st_mode) == 0o600
+    assert case_keys(db, "vawa-0001") == {first.records[-1]["cache_key"]}
+    assert case_keys(db, "vawa-0002") == {second.records[-1]["cache_key"]}
+    assert case_keys(tmp_path / "absent.sqlite", "vawa-0001") == set() and not (tmp_path / "absent.sqlite").exists()
+
+
+def test_cache_from_before_the_case_column_is_upgraded_and_tightened(tmp_path):
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, created REAL, answer TEXT NOT NULL)")
+    os.chmod(db, 0o644)
+    assert case_keys(db, "vawa-0001") == set()  # an older cache: no case column yet, no error
+    cache = ResponseCache(db)
+    cache.put("k", CachedAnswer(text="t", deployment="a", evidence_used=0, evidence_dropped=0, prompt_tokens=1,
+                                completion_tokens=1, cost_usd=0.0), case_id="vawa-0001")
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert case_keys(db, "vawa-0001") == {"k"} and cache.get("k").text == "t"
 
 
 def test_failures_are_not_cached(make_router, ctx, server):

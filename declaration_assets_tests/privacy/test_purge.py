@@ -19,6 +19,7 @@ from declaration_assets.drafting.assets import draft
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.judging.assets import judge_scores
 from declaration_assets.llm import engine
+from declaration_assets.llm.cache import CachedAnswer, ResponseCache
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.privacy.purge import PurgeReport, Targets, main, purge_case, purge_s3
 from declaration_assets.retrieval.assets import chunk_index
@@ -165,3 +166,41 @@ def test_cli_without_yes_and_without_a_terminal_removes_nothing(tmp_path, monkey
     assert not (red / "vawa-0003.json").exists()
     with pytest.raises(ValueError):
         purge_case("../etc", targets=Targets())
+
+
+def _answer(text: str) -> CachedAnswer:
+    return CachedAnswer(text=text, deployment="d", evidence_used=1, evidence_dropped=0, prompt_tokens=3,
+                        completion_tokens=2, cost_usd=0.0)
+
+
+def test_purge_finds_cache_entries_by_case_without_the_call_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+    db = tmp_path / "cache" / "llm" / "responses.sqlite"
+    # An entry from before answers carried their case: only the call log can name it.
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, created REAL, answer TEXT NOT NULL)")
+        con.execute("INSERT INTO answers VALUES ('old-mine', 0, '{}'), ('old-other', 0, '{}')")
+    cache = ResponseCache(db)
+    cache.put("k-mine-1", _answer("a"), case_id="vawa-0002")
+    cache.put("k-mine-2", _answer("b"), case_id="vawa-0002")
+    cache.put("k-other", _answer("c"), case_id="vawa-0001")
+    call_log = tmp_path / "calls.jsonl"
+    call_log.write_text(json.dumps({"case_id": "vawa-0002", "outcome": "ok", "cache_key": "old-mine"}) + "\n",
+                        encoding="utf-8")
+    targets = Targets(outputs_dir=tmp_path / "outputs", call_log=call_log, llm_cache=db,
+                      extraction_cache=tmp_path / "cache" / "extraction", embeddings_dir=tmp_path / "cache" / "emb",
+                      redaction_dir=tmp_path / "cache" / "redaction", case_dirs=[], inbox_dir=tmp_path / "inbox")
+
+    assert purge_case("vawa-0002", targets=targets, dry_run=True).removed["LLM response-cache entries"] == 3
+    assert len(cache) == 5
+    report = purge_case("vawa-0002", targets=targets)
+    assert report.removed["LLM response-cache entries"] == 3
+    with sqlite3.connect(db) as con:
+        assert sorted(k for (k,) in con.execute("SELECT key FROM answers")) == ["k-other", "old-other"]
+
+    # Without any call log, the case column alone finds the case's answers.
+    call_log.unlink()
+    cache.put("k-mine-3", _answer("d"), case_id="vawa-0002")
+    assert purge_case("vawa-0002", targets=targets).removed["LLM response-cache entries"] == 1
+    assert cache.get("k-mine-3") is None and cache.get("k-other") is not None
