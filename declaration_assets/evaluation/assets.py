@@ -133,6 +133,13 @@ def eval_report(
     return dg.Output(report, metadata=meta)
 
 
+def loaded_reports(loaded: Any) -> dict[str, EvalReport]:
+    """The IO manager gives a dict partition key -> value for several partitions, the bare value for exactly one,
+    and None for none: always a dict keyed `case|model`."""
+    values = loaded.values() if isinstance(loaded, dict) else ([] if loaded is None else [loaded])
+    return {f"{v.case_id}|{v.model_config_name}": v for v in values if isinstance(v, EvalReport)}
+
+
 @dg.asset(
     **ui_attributes("model_comparison"),
     ins={"eval_report": dg.AssetIn(partition_mapping=dg.AllPartitionMapping(),
@@ -141,8 +148,8 @@ def eval_report(
     description="Model configurations compared over every materialized eval_report partition: mean BERTScore F1, "
     "mean judge score, guard serious findings, latency and cost.",
 )
-def model_comparison(context: dg.AssetExecutionContext, eval_report: dict[str, Any] | None) -> dg.Output[ModelComparison]:
-    reports = {k: v for k, v in (eval_report or {}).items() if isinstance(v, EvalReport)}
+def model_comparison(context: dg.AssetExecutionContext, eval_report: Any) -> dg.Output[ModelComparison]:
+    reports = loaded_reports(eval_report)
     rows = compare_models(reports)
     base = settings.OUTPUTS_DIR / COMPARISON_DIR
     folder = create_version_dir(base, context.run_id)

@@ -36,11 +36,12 @@ class GuardConfig(LLMAssetConfig):
 def rewrite_table(value: GuardedDeclaration) -> str:
     if not value.rewrites:
         return "Nothing was flagged for a rewrite."
-    rows = ["| section | outcome | serious/warnings before | after | reasons |", "| --- | --- | --- | --- | --- |"]
+    rows = ["| section | outcome | serious/warnings/length gap before | after | reasons |",
+            "| --- | --- | --- | --- | --- |"]
     for r in value.rewrites:
-        after = f"{r.after[0]}/{r.after[1]}" if r.after else ""
+        after = "/".join(map(str, r.after)) if r.after else ""
         reasons = "; ".join(r.reasons)[:300].replace("|", "\\|")
-        rows.append(f"| {r.title} | {r.outcome} | {r.before[0]}/{r.before[1]} | {after} | {reasons} |")
+        rows.append(f"| {r.title} | {r.outcome} | {'/'.join(map(str, r.before))} | {after} | {reasons} |")
     return "\n".join(rows)
 
 

@@ -20,8 +20,8 @@ class SectionRewrite(BaseModel):
     title: str
     reasons: list[str]
     outcome: RewriteOutcome
-    before: tuple[int, int]  # (serious, warnings) of the whole declaration before this rewrite
-    after: tuple[int, int] | None = None  # ... with the rewrite applied (None when there was no usable rewrite)
+    before: tuple[int, int, int]  # (serious, warnings, words outside the length bounds) before this rewrite
+    after: tuple[int, int, int] | None = None  # ... with the rewrite applied (None when there was no usable rewrite)
     deployment: str | None = None
     error: str | None = None
 

@@ -34,6 +34,7 @@ class GuardReport(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     findings: list[Finding] = Field(default_factory=list)
     word_count: int = 0
+    length_gap: int = Field(default=0, description="words below the minimum or above the maximum length (0 within)")
 
     @property
     def serious(self) -> list[Finding]:
@@ -55,9 +56,10 @@ class GuardReport(BaseModel):
     def ready(self) -> bool:
         return self.serious_count == 0
 
-    def badness(self) -> tuple[int, int]:
-        """Order used to keep the better of two versions: fewer serious findings wins, then fewer warnings."""
-        return (self.serious_count, self.warning_count)
+    def badness(self) -> tuple[int, int, int]:
+        """Order used to keep the better of two versions: fewer serious findings wins, then fewer warnings, then
+        the smaller distance to the length bounds (a rewrite must not shrink a declaration that is too short)."""
+        return (self.serious_count, self.warning_count, self.length_gap)
 
     def counts_by_rule(self) -> dict[str, dict[str, int]]:
         c: Counter[tuple[str, str]] = Counter((f.rule, f.severity) for f in self.findings)

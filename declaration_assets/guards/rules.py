@@ -384,4 +384,6 @@ def run_guards(
         + check_names(draft, facts)
         + check_length(draft, bounds)
     )
-    return GuardReport(findings=findings, word_count=draft.word_count())
+    n = draft.word_count()
+    gap = max(bounds[0] - n, n - bounds[1], 0)
+    return GuardReport(findings=findings, word_count=n, length_gap=gap)

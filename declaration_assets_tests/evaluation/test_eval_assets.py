@@ -166,3 +166,17 @@ def test_compare_models_groups_by_model_configuration(env):
     rows = {r.model_config_name: r for r in compare_models(reports)}
     assert rows["bigger"].mean_f1 == pytest.approx(0.8) and rows["bigger"].mean_latency_s == pytest.approx(40.0)
     assert rows["default"].cases == 1 and rows["bigger"].cases == 2
+
+
+def test_loaded_reports_accepts_one_value_a_dict_or_nothing(env):
+    from declaration_assets.evaluation.assets import loaded_reports
+
+    tmp_path, _ = env
+    _, g = make_guarded(WITH_REF, tmp_path / "o", "r")
+    from declaration_assets.evaluation.report import build_eval_report
+
+    rep = build_eval_report(guarded=g, scores=judge_scores_for({"abuse": 3.0}), bertscore=None, reference_path="x",
+                            reference_found=False, usage=[], usage_source={}, run_id="r", created_at="now")
+    assert loaded_reports(rep) == {f"{WITH_REF}|default": rep}
+    assert loaded_reports({"a|b": rep, "c|d": "not a report"}) == {f"{WITH_REF}|default": rep}
+    assert loaded_reports(None) == {}

@@ -181,3 +181,28 @@ def test_parse_rewrite_strips_reasoning_headings_and_preamble():
     text = "<think>hmm</think>\nSure, here is the corrected part:\n## Abuse\n\nI was hit [Ex. A, p. 1].\n\n\nHe left."
     assert parse_rewrite(text) == ["I was hit [Ex. A, p. 1].", "He left."]
     assert parse_rewrite("<think>never closed") == []
+
+
+def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
+    from declaration_assets.cases.models import load_case_record
+    from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
+    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.llm.models import CallContext
+
+    _, extracted, d = env
+    record = load_case_record(CASES / CASE / "case.yaml")
+    report = guard_draft(d, record, extracted)
+    assert [f.rule for f in report.serious] == ["too_short"]
+    # Judges flag "abuse"; the rewrite is clean but much shorter: equal counts, a larger length gap.
+    scores = judge_scores_for({"abuse": 2.0})
+    fake = FakeLLM(default="He hit me [Ex. E, p. 1].")
+    result = rewrite_flagged(
+        d, report, scores, extracted, client=fake, guard=lambda x: guard_draft(x, record, extracted),
+        ctx=CallContext(case_id=CASE, asset="guarded_declaration", model_config="default"),
+        must_show={}, settings=RewriteSettings(max_rewrites=8),
+    )
+    # "too_short" asks every element section to grow; none of these shorter rewrites is kept.
+    assert len(result.rewrites) == 5 and {r.outcome for r in result.rewrites} == {"kept_original"}
+    rw = next(r for r in result.rewrites if r.section_key == "abuse")
+    assert rw.after[:2] == rw.before[:2] and rw.after[2] > rw.before[2]
+    assert result.declaration.section_for("abuse").paragraphs == d.section_for("abuse").paragraphs
