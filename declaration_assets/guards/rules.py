@@ -328,6 +328,9 @@ def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[Name
     return out
 
 
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;][\"'”’)\]]*)\s*$")
+
+
 def check_names(draft: Draft, facts: CaseFacts) -> list[Finding]:
     """A capitalised multi-word name must occur in the record (as written, or as parts of one party's names).
 
@@ -345,7 +348,13 @@ def check_names(draft: Draft, facts: CaseFacts) -> list[Finding]:
             if any(set(n.tokens) <= party for party in facts.party_name_tokens):
                 continue
             unknown = [t for t in n.tokens if t not in facts.vocabulary]
-            if unknown:
+            if unknown == [n.tokens[0]] and _SENTENCE_START.search(para.text[: n.start]):
+                # "Yesterday Rodrigo ...": a capitalised first word of a sentence is often no name at all.
+                out.append(Finding(rule="name_not_in_record", severity="warning", section_key=para.section_key,
+                                   evidence=para.span(n.start, n.end),
+                                   message=f"{n.text!r} is not in the case record (unknown: {unknown[0]}, at the "
+                                           "start of a sentence: a name, or an ordinary word?)"))
+            elif unknown:
                 out.append(Finding(rule="name_not_in_record", severity="serious", section_key=para.section_key,
                                    evidence=para.span(n.start, n.end),
                                    message=f"{n.text!r} is not in the case record (unknown: {', '.join(unknown)})"))

@@ -163,3 +163,11 @@ def test_other_references_have_no_serious_fact_findings(case_id):
     d = draft_from_markdown(md, case_id, rec.case_type.value, ex, language=rec.language)
     report = guard_draft(d, rec, ex)
     assert [f.message for f in report.serious if f.rule not in {"too_short", "too_long"}] == []
+
+
+def test_unknown_sentence_initial_word_before_a_known_name_is_only_a_warning(clean, record, extracted):
+    _add(clean, "abuse", "Yesterday Rodrigo called me again [Ex. A, p. 2]. Then Amanda Kowalski called [Ex. A, p. 2].")
+    names = [(f.rule, f.severity, f.evidence.text) for f in guard_draft(clean, record, extracted).findings
+             if f.rule.startswith("name")]
+    assert names == [("name_not_in_record", "warning", "Yesterday Rodrigo"),
+                     ("name_not_in_record", "serious", "Amanda Kowalski")]
