@@ -100,7 +100,7 @@ def eval_report(
     report = build_eval_report(
         guarded=guarded_declaration, scores=judge_scores, bertscore=bert, reference_path=str(ref_path),
         reference_found=bert is not None, usage=usage_by_role(records), usage_source=sources,
-        run_id=context.run_id, created_at=_now(),
+        run_id=context.run_id, created_at=_now(), eval_version=EVAL_VERSION,
     )
     folder = Path(guarded_declaration.output_dir) if guarded_declaration.output_dir else None
     if folder is None or not folder.is_dir():  # the declaration's folder is gone: a version of its own
@@ -151,15 +151,16 @@ def loaded_reports(loaded: Any) -> dict[str, EvalReport]:
 def model_comparison(context: dg.AssetExecutionContext, eval_report: Any) -> dg.Output[ModelComparison]:
     reports = loaded_reports(eval_report)
     rows = compare_models(reports)
+    created = _now()
     base = settings.OUTPUTS_DIR / COMPARISON_DIR
     folder = create_version_dir(base, context.run_id)
     pngs = {"Model comparison": ("model_comparison.png", charts.comparison_chart(rows))} if rows else {}
     files, _, inline_md = _write_outputs(
         folder, context.run_id[:8], "model_comparison.md", pngs,
-        lambda links: render_comparison_md(rows, list(reports), links),
+        lambda links: render_comparison_md(rows, list(reports), links, context.run_id, created),
     )
     point_latest(base, folder)
-    value = ModelComparison(rows=rows, partitions=sorted(reports), output_dir=str(folder), files=files)
+    value = ModelComparison(run_id=context.run_id, created_at=created, rows=rows, partitions=sorted(reports), output_dir=str(folder), files=files)
     table = dg.TableRecord
     meta: dict[str, Any] = {
         "report": dg.MetadataValue.md(inline_md),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..exports.provenance import Provenance
 from .bertscore import BertScoreResult
 from .usage import RoleUsage
 
@@ -47,6 +48,8 @@ class EvalReport(BaseModel):
     usage_source: dict[str, str]  # asset -> "value" | "call log" | "none"
     totals: dict[str, float]
     declaration_words: int
+    declaration_provenance: Provenance | None = None  # of the evaluated declaration (its run, routing file, prompts)
+    eval_version: str = ""
     notes: list[str] = Field(default_factory=list)
     output_dir: str | None = None
     files: dict[str, str] = Field(default_factory=dict)
@@ -70,6 +73,8 @@ class ComparisonRow(BaseModel):
 
 class ModelComparison(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    run_id: str = ""
+    created_at: str = ""
     rows: list[ComparisonRow]
     partitions: list[str]
     output_dir: str | None = None

@@ -62,6 +62,7 @@ def build_eval_report(
     usage_source: Mapping[str, str],
     run_id: str,
     created_at: str,
+    eval_version: str = "",
 ) -> EvalReport:
     notes = []
     if not reference_found:
@@ -74,7 +75,7 @@ def build_eval_report(
         reference_path=reference_path, reference_found=reference_found, bertscore=bertscore,
         judges=summarize_judges(scores), guards=summarize_guards(guarded), usage=list(usage),
         usage_source=dict(usage_source), totals=totals(usage), declaration_words=guarded.declaration.word_count(),
-        notes=notes,
+        declaration_provenance=guarded.provenance, eval_version=eval_version, notes=notes,
     )
 
 
@@ -131,6 +132,10 @@ def render_report_md(report: EvalReport, images: Mapping[str, str]) -> str:
                   + ", ".join(f"{a}: {s}" for a, s in r.usage_source.items()), ""]
     if images:
         lines += ["## Charts", ""] + [f"![{title}]({link})\n" for title, link in images.items()]
+    lines += ["## Provenance", "", f"- evaluation: run {r.run_id}, {r.created_at}, {r.eval_version or 'n/a'}"]
+    if r.declaration_provenance is not None:
+        lines += [f"- declaration: {r.declaration_provenance.one_line()}"]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -158,8 +163,10 @@ def compare_models(reports: Mapping[str, EvalReport]) -> list[ComparisonRow]:
     return rows
 
 
-def render_comparison_md(rows: Sequence[ComparisonRow], partitions: Sequence[str], images: Mapping[str, str]) -> str:
-    lines = ["# Model comparison", "", f"Over {len(partitions)} evaluated partition(s): {', '.join(sorted(partitions))}.", ""]
+def render_comparison_md(rows: Sequence[ComparisonRow], partitions: Sequence[str], images: Mapping[str, str],
+                         run_id: str = "", created_at: str = "") -> str:
+    lines = ["# Model comparison", "", f"Over {len(partitions)} evaluated partition(s): {', '.join(sorted(partitions))}.",
+             f"Run `{run_id}`, {created_at}.", ""]
     lines += _table(["model configuration", "cases", "READY", "mean F1 (cases)", "mean judge", "guard serious",
                      "latency s (mean/case)", "cost $", "tokens"], [
         (r.model_config_name, r.cases, r.ready, f"{_fmt(r.mean_f1)} ({r.cases_with_reference})", _fmt(r.mean_judge, 2),

@@ -128,6 +128,9 @@ def test_eval_report_and_model_comparison(env):
     assert folder == Path(values[WITH_REF][1].output_dir)
     assert (folder / "eval_report.md").is_file() and (folder / f"eval_report-{with_ref.run_id[:8]}.md").is_file()
     assert (folder / "declaration.md").is_file() and (folder / "bertscore_sections.png").read_bytes()[:4] == b"\x89PNG"
+    report_md = (folder / f"eval_report-{with_ref.run_id[:8]}.md").read_text(encoding="utf-8")
+    assert f"evaluation: run {with_ref.run_id}" in report_md
+    assert values[WITH_REF][1].provenance.routing_file_sha256 in report_md  # the declaration's provenance
     meta = with_ref.asset_materializations_for_node("eval_report")[0].metadata
     assert "data:image/png;base64," in meta["report"].value and meta["bertscore_f1"].value == pytest.approx(b.f1)
 
