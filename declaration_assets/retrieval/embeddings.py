@@ -12,6 +12,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+from contextlib import closing
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,19 +77,26 @@ class EmbedStats(BaseModel):
 class EmbeddingCache:
     """sha256 key -> float32 vector, in one SQLite file."""
 
+    _ready: set[Path] = set()  # files whose schema exists, so each process creates it once
+
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / CACHE_FILE
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)")
+        self.path = (folder / CACHE_FILE).resolve()
+        if self.path not in self._ready or not self.path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as con, con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)")
+            self._ready.add(self.path)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+        con = sqlite3.connect(self.path, timeout=60)
+        # A cache: losing the last writes on power loss is harmless, an fsync per write is not.
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
 
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        with self._connect() as con:
+        with closing(self._connect()) as con:
             for i in range(0, len(keys), _SQL_BATCH):
                 part = list(keys[i : i + _SQL_BATCH])
                 marks = ",".join("?" * len(part))
@@ -102,11 +110,11 @@ class EmbeddingCache:
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         rows = [(k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in items.items()]
-        with self._connect() as con:
+        with closing(self._connect()) as con, con:
             con.executemany("INSERT OR REPLACE INTO embeddings (key, dim, vector) VALUES (?, ?, ?)", rows)
 
     def count(self) -> int:
-        with self._connect() as con:
+        with closing(self._connect()) as con:
             return int(con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
 
 

@@ -54,6 +54,14 @@ class ChunkIndex(BaseModel):
         state["__pydantic_private__"] = {"_index": None}
         return state
 
+    def __eq__(self, other: object) -> bool:
+        # Fields only: whether the live index has been deserialized yet does not change the value.
+        if not isinstance(other, ChunkIndex):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
     def _live(self) -> Any:
         if self._index is None:
             import faiss

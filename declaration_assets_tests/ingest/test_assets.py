@@ -80,7 +80,7 @@ def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr:
 
 def test_previews_can_be_turned_off(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_case(tmp_path, CASE_ID, {"a.pdf": to_bytes(text_pdf(LEASE_PAGES))})
-    monkeypatch.setenv("DECLARATION_METADATA_PREVIEWS", "0")
+    monkeypatch.setenv("DECLARATION_UI_PREVIEWS", "0")
     assert "preview" not in _run_extracted_text(tmp_path).metadata
 
 

@@ -79,6 +79,7 @@ def test_index_survives_pickling_and_finds_the_right_passage(embedder: Embedder)
     assert [s.rank for s in top] == [1, 2]
     assert top[0].chunk.document == "m.pdf" and top[0].chunk.citation() == "[Ex. A, p. 1]"
     assert top[0].score >= top[1].score
+    assert restored == index  # a deserialized live index does not change the value
     arrest = retrieve(restored, embedder, "arrest for domestic violence", k=1)[0]
     assert arrest.chunk.document == "p.pdf"
     many = retrieve_many(restored, embedder, ["wedding date", "where did they live together"], k=2)
