@@ -1,6 +1,6 @@
 """`guarded_declaration`: the draft with what the judges and guards flagged rewritten, checked, and exported."""
 
-
+# No `from __future__ import annotations` here: Dagster reads the context and config annotations at decoration.
 from typing import Any
 
 import dagster as dg

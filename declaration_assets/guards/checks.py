@@ -8,7 +8,7 @@
   `eval_report` still measures it.
 """
 
-
+# No `from __future__ import annotations` here: Dagster reads the context and config annotations at decoration.
 from typing import Any
 
 import dagster as dg
