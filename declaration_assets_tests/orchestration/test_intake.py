@@ -249,3 +249,13 @@ def test_inspect_content_fingerprint_matches_manifest_free_content(tmp_path):
     assert inspect(tmp_path, "vawa-0017").content_fp == before
     (tmp_path / "vawa-0017" / "02-exhibit.pdf").write_bytes(case_files("vawa-0099")["02-exhibit.pdf"])
     assert inspect(tmp_path, "vawa-0017").content_fp != before
+
+
+def test_cursor_stores_a_decided_listing_once():
+    cur = intake.IntakeCursor(cases={"vawa-0001": intake.CaseState(seen="aa", decided="aa", status="submitted", submitted="cc")})
+    raw = cur.dump()
+    assert raw.count("aa") == 1
+    back = intake.IntakeCursor.load(raw)
+    assert back.cases["vawa-0001"] == cur.cases["vawa-0001"]
+    waiting = intake.IntakeCursor(cases={"vawa-0002": intake.CaseState(seen="bb", decided="aa")})
+    assert intake.IntakeCursor.load(waiting.dump()).cases["vawa-0002"].seen == "bb"
