@@ -164,7 +164,9 @@ _CHATTER_RE = re.compile(
     r"this (statement|declaration|section|part)|the (passage|passages|evidence|text|document|record)s? "
     r"(show|shows|say|says|state|states|indicate|indicates|mention|mentions)|based on (the|these|this)|"
     r"according to the (passage|evidence|record)|let me|i will (now )?write|i have written|"
-    r"write \d|sentence \d|label)",
+    r"write \d|sentence \d|label|"
+    r"i(?:'m| am) (?:writing|here to|excited|happy to|glad to|ready|going to (?:write|share|tell))|"
+    r"i(?: would|'d) (?:like|love) to (?:share|tell|write|inform)|thank you|thanks)",
     re.I,
 )
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s")
@@ -285,9 +287,25 @@ def best_source(
     return choice
 
 
+_QUOTE_MARK_RE = re.compile(r"(?<![A-Za-z\u00C0-\u024F])'|'(?![A-Za-z\u00C0-\u024F])")  # not an apostrophe
+
+
+def balance_quotes(text: str) -> str:
+    """Remove quotation marks left unpaired by sentence splitting (apostrophes, as in "didn't", stay)."""
+    doubles = re.findall(r"[\"\u201c\u201d]", text)
+    if len(doubles) % 2:
+        text = re.sub(r"[\"\u201c\u201d]", "", text)
+    singles = _QUOTE_MARK_RE.findall(text)
+    if len(singles) % 2:
+        text = _QUOTE_MARK_RE.sub("", text)
+    return re.sub(r"\s{2,}", " ", text)
+
+
 def finish_sentence(body: str, citations: Sequence[Citation]) -> str:
     """`I met him in 2018 [Ex. A, p. 1].` (citations before the closing punctuation, each once)."""
-    body = body.strip().strip("\"'\u201c\u201d").strip()
+    body = balance_quotes(body.strip()).strip()
+    if len(body) > 1 and body[0] in "\"\u201c'" and body[-1] in "\"\u201d'":
+        body = body[1:-1].strip()
     m = re.match(r"^(.*?)([.!?]*)$", body, re.S)
     assert m is not None
     text, punct = m.group(1).rstrip(" ,;:"), (m.group(2) or ".")[:1]

@@ -190,3 +190,23 @@ def test_answer_labels_are_stripped():
     para = compose_paragraph("Sentences: I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1].",
                              scored(["A-p1-0"]), VALID)
     assert para.text == "I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]."
+
+
+def test_letter_style_chatter_in_the_first_person_is_dropped():
+    evidence = scored(["C-p1-0"])
+    answer = ("I'm writing to inform you of the lease for 2215 Calloway Street, Apt 14B. "
+              "I'd like to share that Ricardo Benitez and Lucia Montoya were tenants. "
+              "I lived at 2215 Calloway Street, Apt 14B in Houston with Ricardo Benitez.")
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.text == "I lived at 2215 Calloway Street, Apt 14B in Houston with Ricardo Benitez [Ex. C, p. 1]."
+    assert para.dropped == {"chatter": 2}
+
+
+def test_quotes_split_by_sentences_are_balanced():
+    from declaration_assets.drafting.compose import balance_quotes, finish_sentence
+
+    assert balance_quotes("he asked for my passport 'to make copies for the papers.") == \
+        "he asked for my passport to make copies for the papers."
+    assert balance_quotes("I didn't know, he said 'go' to me") == "I didn't know, he said 'go' to me"
+    assert balance_quotes('"I was afraid," I said "and') == "I was afraid, I said and"
+    assert finish_sentence('"I was afraid."', [Citation(exhibit="A", page=2)]) == "I was afraid [Ex. A, p. 2]."
