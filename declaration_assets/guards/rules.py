@@ -1,7 +1,7 @@
 """Deterministic guard rules: what no model can be trusted with.
 
 Every rule is a pure function `(draft, facts, ...) -> list[Finding]`; `run_guards` applies them all.
-- names, dates, addresses, phones and ID numbers in the text occur in the case record;
+- names, dates, addresses, phones, emails and ID numbers in the text occur in the case record;
 - each required legal element has a section with at least one citation, and every citation points to an
   exhibit and page that exist;
 - no placeholder or template token leaks;
@@ -203,12 +203,22 @@ def _mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def check_numbers(draft: Draft, facts: CaseFacts) -> list[Finding]:
-    """Phones, street addresses and ID numbers (A-numbers, passports, case numbers) must be in the record."""
+    """Emails, phones, street addresses and ID numbers (A-numbers, passports, case numbers) must be in the record."""
     out: list[Finding] = []
     for para in paragraphs(draft):
         text = para.text
         skip = [(c.start, c.end) for c in find_citations(text)] + [(d.start, d.end) for d in find_dates(text)]
+        masked = _mask(text, skip)
+        for m in EMAIL_RE.finditer(masked):
+            if m.group(0).casefold() not in facts.text:
+                out.append(Finding(rule="email_not_in_record", severity="serious", section_key=para.section_key,
+                                   evidence=para.span(m.start(), m.end()),
+                                   message=f"the email address {m.group(0)!r} is not in the case record"))
+            skip.append((m.start(), m.end()))
         masked = _mask(text, skip)
         for m in PHONE_RE.finditer(masked):
             if digits(m.group(0))[-10:] not in facts.phones:

@@ -105,16 +105,17 @@ def test_missing_element_and_uncited_element_are_flagged(clean, record, extracte
 
 def test_invented_phone_address_and_id_are_flagged(clean, record, extracted):
     _add(clean, "abuse", "He moved to 455 Elm Street and called me from (832) 555-9999; his number is A-999-888-777 "
-                         "[Ex. E, p. 1].")
+                         "and he wrote from rigo.fake@example.com [Ex. E, p. 1].")
     rules = _rules(guard_draft(clean, record, extracted), "serious")
-    assert {"address_not_in_record", "phone_not_in_record", "number_not_in_record"} <= set(rules)
+    assert {"address_not_in_record", "phone_not_in_record", "number_not_in_record", "email_not_in_record"} <= set(rules)
     assert "name_not_in_record" not in rules  # "Elm Street" is the address rule's finding, not a person
 
 
 def test_record_phone_and_ids_pass_in_any_format(clean, record, extracted):
-    _add(clean, "abuse", "My phone is 713-555-0142 and my A-number is A219804356 [Ex. A, p. 1].")
+    _add(clean, "abuse", "My phone is 713-555-0142, my email MFCastillo.Reyes@example.org and my A-number is "
+                         "A219804356 [Ex. A, p. 1].")
     rules = _rules(guard_draft(clean, record, extracted))
-    assert not {"phone_not_in_record", "number_not_in_record"} & set(rules)
+    assert not {"phone_not_in_record", "number_not_in_record", "email_not_in_record"} & set(rules)
 
 
 def test_length_bounds():
