@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import litellm
-
 from . import ollama as ollama_api
+from ._litellm import litellm
 from .cache import CachedAnswer, ResponseCache, cache_key
 from .models import CallContext, Completion, LLMFailure, PromptSpec
 from .privacy_gate import PrivacyRefusal, protect_prompt

@@ -12,7 +12,6 @@ every text just before it is sent to the tokenizer; counts answered from memory 
 from __future__ import annotations
 
 import math
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,9 @@ from threading import Lock
 
 import httpx
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import litellm  # noqa: E402
-
-from .models import PromptSpec  # noqa: E402
-from .routing import Deployment  # noqa: E402
+from ._litellm import litellm
+from .models import PromptSpec
+from .routing import Deployment
 
 # llama.cpp's `/extras/tokenize` tokenizes raw text, not the chat template. ChatML-style templates add at most
 # 5 tokens per message plus 3 to open the answer; 8 per message covers them with room to spare.

@@ -12,7 +12,6 @@ a server such as Ollama stops generating. No subprocess is involved.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import threading
@@ -22,10 +21,7 @@ from typing import Any
 
 import httpx
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import litellm  # noqa: E402
-
-litellm.suppress_debug_info = True  # no "Give Feedback" banners in run logs
+from ._litellm import litellm
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 
