@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from declaration_assets.extraction import pdf as pdfmod
@@ -189,3 +190,10 @@ def test_wrapped_lines_join_and_keep_hyphens_and_bullets_are_normalised() -> Non
         (0, 0, 1, 1, "» Phone: (713) 555-0139\n", 2, 0),
     ]
     assert blocks_to_text(blocks) == "A-number A-219-804-356 and the rest of the line\n\n- Phone: (713) 555-0139"
+
+
+def test_owner_password_only_pdf_is_read() -> None:
+    # Encrypted with permissions only (no password needed to open): readable, so not a failure.
+    data = text_pdf(LEASE_PAGES).tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="")
+    r = extract_document("lease.pdf", data, NO_OCR)
+    assert r.failures == [] and "950 dollars" in r.pages[0].text
