@@ -1,7 +1,6 @@
 """`extracted_text`: every page of every PDF of a case, by text layer or OCR, with its language."""
 
-from pathlib import Path
-
+# No `from __future__ import annotations` here: Dagster reads the Config and resource annotations at definition time.
 import dagster as dg
 from pydantic import Field
 
@@ -45,7 +44,7 @@ def extracted_text(
     cache_dir = settings.CACHE_DIR / "extraction" if config.use_cache else None
     documents = ((name, case_storage.read_bytes(case_id, name)) for name in names)
     try:
-        case, results = extract_case(case_id, documents, ocr, Path(cache_dir) if cache_dir else None)
+        case, results = extract_case(case_id, documents, ocr, cache_dir)
     except NothingExtractable as e:
         raise dg.Failure(description=str(e)) from e
 

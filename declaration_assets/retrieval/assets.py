@@ -1,5 +1,6 @@
 """`chunk_index`: the case's chunks with provenance and a FAISS index over their cached embeddings."""
 
+# No `from __future__ import annotations` here: Dagster reads the Config and resource annotations at definition time.
 from collections import Counter
 
 import dagster as dg
