@@ -397,7 +397,7 @@ def language_name(code: str) -> str:
 def introduction(record: CaseRecord, req: CaseRequirements) -> Section:
     """The deterministic opening: who declares, for which filing, in which language."""
     declarant = record.declarant
-    case_type = record.case_type.value
+    case_type = str(getattr(record.case_type, "value", record.case_type))
     paragraphs = [
         prompts.INTRO_OPENING.format(name=declarant.name),
         prompts.INTRO_PURPOSE.format(
