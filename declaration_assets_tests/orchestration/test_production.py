@@ -38,6 +38,16 @@ def moto_endpoint(monkeypatch):
         server.stop()
 
 
+@pytest.fixture
+def postgres():
+    server = PostgresServer()
+    try:
+        server.start("dagster")
+        yield server
+    finally:
+        server.stop()
+
+
 def s3_client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
@@ -99,7 +109,7 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
 
 
 @pytest.mark.timeout(420)
-def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, moto_endpoint):
+def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, moto_endpoint, postgres):
     client = s3_client(moto_endpoint)
     client.create_bucket(Bucket="declaration")
     files = case_files("vawa-0001")
@@ -112,10 +122,9 @@ def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, mot
     routes_file = tmp_path / "routes.yaml"
     routes_file.write_text(yaml.safe_dump(routes))
 
-    pg = PostgresServer()
+    pg = postgres
     services: list[Service] = []
     try:
-        pg.start("dagster")
         production = yaml.safe_load((REPO / "deploy" / "production" / "dagster.yaml").read_text())
         production["storage"]["postgres"]["postgres_db"]["params"] = {"sslmode": "disable"}  # local test server, no TLS
         production["compute_logs"]["config"]["endpoint_url"] = moto_endpoint
@@ -165,7 +174,6 @@ def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, mot
     finally:
         for s in services:
             s.stop()
-        pg.stop() if not services else None
 
     try:
         ingest_runs = instance.get_runs(filters=dg.RunsFilter(job_name=INGEST_JOB))
@@ -183,4 +191,3 @@ def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, mot
         assert client.head_object(Bucket="declaration", Key=key)["ServerSideEncryption"] == "AES256"
     finally:
         instance.dispose()
-        pg.stop()
