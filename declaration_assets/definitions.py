@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from .cases.storage import LocalCaseStorage
 from .drafting.assets import draft
 from .evaluation.assets import eval_report, model_comparison
 from .extraction.assets import extracted_text
@@ -10,7 +9,7 @@ from .guarding.assets import guarded_declaration
 from .guards.checks import asset_checks
 from .judging.assets import judge_scores
 from .llm.resources import LLMRouter
-from .orchestration.defs import orchestration_definitions
+from .orchestration.defs import orchestration_definitions, profile_resources
 from .retrieval.assets import chunk_index
 from .retrieval.embeddings import Embedder
 
@@ -18,7 +17,8 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         assets=[extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison],
         asset_checks=asset_checks,
-        resources={"case_storage": LocalCaseStorage(), "embedder": Embedder(), "llm": LLMRouter()},
+        # case_storage (and in production the S3 io_manager) come from the profile: DECLARATION_PROFILE=dev|production
+        resources={"embedder": Embedder(), "llm": LLMRouter(), **profile_resources()},
     ),
-    orchestration_definitions(),
+    orchestration_definitions(include_resources=False),
 )

@@ -7,6 +7,7 @@ from pydantic import Field
 from .. import settings
 from ..cases.models import CaseFileError
 from ..cases.storage import CaseStorage
+from ..orchestration.ui import ui_attributes
 from ..partitions import case_partitions
 from .metadata import extraction_metadata
 from .models import ExtractedCase
@@ -21,9 +22,8 @@ class ExtractionConfig(dg.Config):
 
 @dg.asset(
     partitions_def=case_partitions,
-    group_name="ingest",
+    **ui_attributes("extracted_text"),
     code_version=EXTRACTOR_VERSION,
-    kinds={"pdf"},
     description="Every page of every PDF of the case: document, page, method (text layer or OCR), language.",
 )
 def extracted_text(

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
+from ..orchestration.ui import ui_attributes
 from ..partitions import case_partitions
 from .chunking import DEFAULT_MAX_CHARS
 from .embeddings import Embedder, EmbedStats
@@ -71,9 +72,8 @@ def chunk_index_metadata(index: ChunkIndex, case: ExtractedCase, stats: EmbedSta
 
 @dg.asset(
     partitions_def=case_partitions,
-    group_name="ingest",
+    **ui_attributes("chunk_index"),
     code_version=CHUNKER_VERSION,
-    kinds={"faiss"},
     description="Structure-following chunks with provenance (document, page, span) and a FAISS index of their "
     "all-MiniLM-L6-v2 embeddings (cached by content hash).",
 )
