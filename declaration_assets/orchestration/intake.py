@@ -4,7 +4,9 @@ A sensor tick lists every case folder of a store, then `plan_tick` decides, per 
 - wait: the folder is new or changed since the last tick and has no matching manifest (files may still be arriving);
 - submit: the folder is complete (same listing as the previous tick, or a `manifest.json` that matches) and valid,
   and its content differs from what was last submitted: register the partition and request one ingest run;
-- reject: complete but not a valid case (empty folder, stray file, unreadable PDF, bad case.yaml): report it;
+- reject: complete but not a usable case (empty folder, no readable PDF, bad case.yaml, bad case id): report it;
+  a single bad file in an otherwise usable case (an encrypted or corrupt PDF, a stray non-PDF file) is reported as
+  a notice and the case proceeds: extraction records the bad PDF with its reason, and nothing else is lost;
 - nothing: the listing is exactly the one already decided on.
 
 The cursor (`IntakeCursor`) remembers, per case, the listing seen at the last tick and the listing and content
@@ -117,6 +119,7 @@ class Inspection:
     content_fp: str
     pdfs: tuple[str, ...] = ()
     case_type: str | None = None
+    notices: tuple[str, ...] = ()  # bad single files of a usable case: reported, the case proceeds
 
 
 def pdf_problem(name: str, data: bytes) -> str | None:
@@ -144,6 +147,8 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) 
     if not files:
         return Inspection(problems=(*problems, "empty case folder"), content_fp=content_fingerprint({}))
     pdfs: list[str] = []
+    notices: list[str] = []
+    readable = 0
     for f in sorted(files, key=lambda f: f.name):
         try:
             data = storage.read_bytes(case_id, f.name)
@@ -154,11 +159,17 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) 
         if f.is_pdf:
             pdfs.append(f.name)
             if (p := pdf_problem(f.name, data)) is not None:
-                problems.append(p)
+                notices.append(p)
+            else:
+                readable += 1
         elif f.name not in (CASE_FILE, MANIFEST_FILE):
-            problems.append(f"{f.name}: not a PDF (a case folder holds PDFs, {CASE_FILE} and optionally {MANIFEST_FILE})")
+            notices.append(
+                f"{f.name}: not a PDF, ignored (a case folder holds PDFs, {CASE_FILE} and optionally {MANIFEST_FILE})"
+            )
     if not pdfs:
         problems.append("no PDF in the case folder")
+    elif not readable:
+        problems.append("no readable PDF in the case folder")
     case_type = None
     try:
         record = storage.read_case_record(case_id)
@@ -169,7 +180,10 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) 
         problems.append(str(e))
     except Exception as e:  # storage errors reading case.yaml are a bad drop too, never a sensor crash
         problems.append(f"{CASE_FILE}: cannot be read ({type(e).__name__}: {e})")
-    return Inspection(problems=tuple(problems), content_fp=content_fingerprint(digests), pdfs=tuple(pdfs), case_type=case_type)
+    return Inspection(
+        problems=tuple(problems), content_fp=content_fingerprint(digests), pdfs=tuple(pdfs), case_type=case_type,
+        notices=tuple(notices),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- cursor
@@ -218,6 +232,7 @@ class Submission:
     listing_fp: str
     pdfs: tuple[str, ...] = ()
     case_type: str | None = None
+    notices: tuple[str, ...] = ()
 
     @property
     def run_key(self) -> str:
@@ -291,14 +306,14 @@ def plan_tick(
         state.decided = fp
         if problems:
             state.status = "rejected"
-            plan.rejections.append(Rejection(case_id, fp, problems))
+            plan.rejections.append(Rejection(case_id, fp, problems + insp.notices))
         elif state.submitted == insp.content_fp:
             state.status = "unchanged"
             plan.unchanged.append(case_id)
         else:
             state.status = "submitted"
             state.submitted = insp.content_fp
-            plan.submissions.append(Submission(case_id, insp.content_fp, fp, insp.pdfs, insp.case_type))
+            plan.submissions.append(Submission(case_id, insp.content_fp, fp, insp.pdfs, insp.case_type, insp.notices))
     # Cases that left the store: forget the ones never run; keep the content of those that ran, so the same
     # content coming back is recognized and not run again.
     for case_id, prev in cursor.cases.items():

@@ -74,6 +74,20 @@ def rejection_event(rejection: intake.Rejection, source: str) -> dg.AssetObserva
     )
 
 
+def notice_event(submission: intake.Submission, source: str) -> dg.AssetObservation:
+    """A usable case with bad single files: recorded on its `extracted_text` partition; the case still runs."""
+    return dg.AssetObservation(
+        asset_key=dg.AssetKey(INGEST_ASSETS[0]),
+        partition=submission.case_id,
+        metadata={
+            "intake_status": "accepted_with_problems",
+            "intake_source": source,
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in submission.notices)),
+            "listing_fingerprint": submission.listing_fp,
+        },
+    )
+
+
 def intake_tick(
     context: dg.SensorEvaluationContext, storage: CaseStorage, source: str, max_inspections: int | None = None
 ) -> dg.SensorResult:
@@ -87,6 +101,9 @@ def intake_tick(
     )
     for r in plan.rejections:
         context.log.warning(f"case {r.case_id} rejected ({source}): " + "; ".join(r.problems))
+    for s in plan.submissions:
+        if s.notices:
+            context.log.warning(f"case {s.case_id} accepted with problems ({source}): " + "; ".join(s.notices))
     registered = set(context.instance.get_dynamic_partitions(CASES))
     new_cases = [s.case_id for s in plan.submissions if s.case_id not in registered]
     run_requests = [
@@ -104,7 +121,8 @@ def intake_tick(
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(CASES, new_cases)] if new_cases else [],
-        asset_events=[rejection_event(r, source) for r in plan.rejections],
+        asset_events=[rejection_event(r, source) for r in plan.rejections]
+        + [notice_event(s, source) for s in plan.submissions if s.notices],
         cursor=plan.cursor.dump(),
     )
 

@@ -217,15 +217,26 @@ def test_inspect_bad_drops(tmp_path):
     (tmp_path / "vawa-0011").mkdir()
     assert inspect(tmp_path, "vawa-0011").problems == ("empty case folder",)
 
+    # A bad single file in an otherwise usable case is a notice: the case proceeds and loses nothing.
     files = case_files("vawa-0012")
     files["photo.jpg"] = b"\xff\xd8\xff"
     write_case(tmp_path, "vawa-0012", files)
-    assert any("photo.jpg: not a PDF" in p for p in inspect(tmp_path, "vawa-0012").problems)
+    result = inspect(tmp_path, "vawa-0012")
+    assert result.problems == () and any("photo.jpg: not a PDF" in p for p in result.notices)
 
     files = case_files("vawa-0013")
     files["01-exhibit.pdf"] = b"%PDF-1.7 this is not really a pdf"
     write_case(tmp_path, "vawa-0013", files)
-    assert any("01-exhibit.pdf: unreadable PDF" in p for p in inspect(tmp_path, "vawa-0013").problems)
+    result = inspect(tmp_path, "vawa-0013")
+    assert result.problems == () and any("01-exhibit.pdf: unreadable PDF" in p for p in result.notices)
+    assert result.pdfs == ("01-exhibit.pdf", "02-exhibit.pdf")  # extraction records the bad one with its reason
+
+    files = case_files("vawa-0016")
+    files = {name: (b"%PDF-1.7 broken" if name.endswith(".pdf") else data) for name, data in files.items()}
+    write_case(tmp_path, "vawa-0016", files)
+    result = inspect(tmp_path, "vawa-0016")
+    assert "no readable PDF in the case folder" in result.problems
+    assert any("01-exhibit.pdf: unreadable PDF" in p for p in result.notices)
 
     files = case_files("vawa-0014")
     del files["case.yaml"]

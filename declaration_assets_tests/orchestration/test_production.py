@@ -89,13 +89,18 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
     assert [r.partition_key for r in first.run_requests] == ["vawa-0001"]  # manifest: complete at once
     upload_case(client, "cases", "inbox", "tvisa-0001", {"02-exhibit.pdf": slow["02-exhibit.pdf"]})
     second = tick(first.cursor)
-    assert not second.run_requests  # tvisa-0001 changed: waits
-    assert {e.partition for e in second.asset_events} == {"vawa-0002", "vawa-0003"}
+    # tvisa-0001 changed: waits. vawa-0002 has one corrupt PDF beside a good one: reported, and it proceeds.
+    assert [r.partition_key for r in second.run_requests] == ["vawa-0002"]
+    events = {e.partition: e.metadata for e in second.asset_events}
+    assert set(events) == {"vawa-0002", "vawa-0003"}
+    assert events["vawa-0002"]["intake_status"].value == "accepted_with_problems"
+    assert "01-exhibit.pdf: unreadable PDF" in events["vawa-0002"]["problems"].value
+    assert events["vawa-0003"]["intake_status"].value == "rejected"
     upload_case(client, "cases", "inbox", "tvisa-0001", {"case.yaml": slow["case.yaml"]})
     third = tick(tick(second.cursor).cursor)
     assert [r.partition_key for r in third.run_requests] == ["tvisa-0001"]
     assert not third.asset_events
-    assert sorted(instance.get_dynamic_partitions("cases")) == ["tvisa-0001", "vawa-0001"]
+    assert sorted(instance.get_dynamic_partitions("cases")) == ["tvisa-0001", "vawa-0001", "vawa-0002"]
 
     # Asset values written by the production IO manager are server-side encrypted.
     @dg.asset
