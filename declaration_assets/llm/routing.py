@@ -37,8 +37,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The floor on the first-token and stall deadlines. A deadline derived from a fast server's timings (3x a 17 ms
+# p99 gap between tokens is 0.05 s) is within the scheduling noise of a loaded machine and trips on healthy
+# servers: the hung-call benchmark saw a healthy fallback cut that way. A routing file asking for less is refused
+# at load, naming the deployment, rather than quietly given a longer deadline than it says.
+MIN_WAIT_DEADLINE_S = 1.0
+
+
 class Deadlines(_Strict):
-    """Seconds. `first_token_s` runs from sending the request; `stall_s` between two streamed chunks."""
+    """Seconds. `first_token_s` runs from sending the request; `stall_s` between two streamed chunks. Both at
+    least `MIN_WAIT_DEADLINE_S`; `total_s` at least as long as either."""
 
     total_s: float = Field(default=300.0, gt=0)
     first_token_s: float = Field(default=120.0, gt=0)
@@ -46,6 +54,12 @@ class Deadlines(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> "Deadlines":
+        for name in ("first_token_s", "stall_s"):
+            value = getattr(self, name)
+            if value < MIN_WAIT_DEADLINE_S:
+                raise ValueError(
+                    f"{name} ({value:g}) is below the floor of {MIN_WAIT_DEADLINE_S:g} s: shorter first-token and "
+                    "stall deadlines trip on healthy servers under scheduling noise (docs/ROUTING.md, Deadlines)")
         if self.first_token_s > self.total_s:
             raise ValueError(f"first_token_s ({self.first_token_s}) must not exceed total_s ({self.total_s})")
         if self.stall_s > self.total_s:

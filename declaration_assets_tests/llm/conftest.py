@@ -15,7 +15,7 @@ from declaration_assets.llm.resources import LLMRouter
 
 
 def deployment(api_base: str, *, model: str = "openai/fault-model", total: float = 5.0, first: float = 1.0,
-               stall: float = 0.5, retries: int = 2, window: int = 4096, **extra: Any) -> dict[str, Any]:
+               stall: float = 1.0, retries: int = 2, window: int = 4096, **extra: Any) -> dict[str, Any]:
     dep: dict[str, Any] = {
         "model": model, "api_base": api_base, "context_window": window, "privacy": "local",
         "deadlines": {"total_s": total, "first_token_s": first, "stall_s": stall},

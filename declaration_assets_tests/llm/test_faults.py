@@ -42,7 +42,7 @@ def backup() -> Iterator[OpenAIFaultServer]:
 def router(make_router, primary, backup):
     data = routes(
         {
-            "primary": deployment(f"{primary.base_url}/v1", total=1.5, first=0.6, stall=0.3),
+            "primary": deployment(f"{primary.base_url}/v1", total=2.0, first=1.0, stall=1.0),
             "backup": deployment(f"{backup.base_url}/v1"),
         },
         drafter=["primary", "backup"],
@@ -57,9 +57,9 @@ def _chat_requests(server: OpenAIFaultServer):
 @pytest.mark.parametrize(
     ("mode", "outcome", "deadline_s"),
     [
-        (Mode.HANG, "deadline_first_token", 0.6),
-        (Mode.STALL, "deadline_stall", 0.3 + 0.1),
-        (Mode.TRICKLE, "deadline_total", 1.5),
+        (Mode.HANG, "deadline_first_token", 1.0),
+        (Mode.STALL, "deadline_stall", 1.0 + 0.1),
+        (Mode.TRICKLE, "deadline_total", 2.0),  # 20 tokens trickled 0.15 s apart: 3 s, never a 1 s stall
     ],
 )
 def test_deadline_breach_closes_the_connection_and_falls_back_at_once(router, ctx, primary, backup, mode, outcome, deadline_s):
@@ -175,7 +175,7 @@ def test_missing_credential_is_a_clear_permanent_error(make_router, ctx, primary
 def test_whole_chain_failing_raises_with_every_record(make_router, ctx, primary, backup):
     primary.set_mode(Mode.HANG)
     backup.set_mode(Mode.MALFORMED)
-    data = routes({"primary": deployment(f"{primary.base_url}/v1", first=0.3, total=1),
+    data = routes({"primary": deployment(f"{primary.base_url}/v1", first=1.0, total=2),
                    "backup": deployment(f"{backup.base_url}/v1")}, drafter=["primary", "backup"])
     router = make_router(data)
     with pytest.raises(LLMFailure) as err:

@@ -58,6 +58,10 @@ def test_literal_api_key_is_refused_and_points_to_api_key_env(tmp_path: Path) ->
     [
         ({"privacy": "somewhere"}, r"deployments\.a\.privacy"),
         ({"deadlines": {"total_s": 1, "first_token_s": 5, "stall_s": 1}}, r"deployments\.a\.deadlines: .*first_token_s"),
+        ({"deadlines": {"total_s": 10, "first_token_s": 5, "stall_s": 0.05}},
+         r"deployments\.a\.deadlines: stall_s \(0\.05\) is below the floor of 1 s"),
+        ({"deadlines": {"total_s": 10, "first_token_s": 0.5, "stall_s": 2}},
+         r"deployments\.a\.deadlines: first_token_s \(0\.5\) is below the floor of 1 s"),
         ({"model": "no-provider"}, r"deployments\.a\.model: .*provider prefix"),
         ({"model": "openrouter/x/y"}, r"deployments\.a: .*privacy must be 'external'"),
         ({"ollama": {"options": {"num_ctx": 4096}}}, r"deployments\.a\.ollama"),
