@@ -30,7 +30,7 @@ from .rewrite import RewriteSettings, outcome_counts, rewrite_flagged
 class GuardConfig(LLMAssetConfig):
     judge_threshold: float = Field(default=3.0, ge=1, le=5, description="rewrite elements whose judges' mean is below")
     max_rewrites: int = Field(default=8, ge=0, le=32, description="at most this many section rewrites")
-    max_tokens: int = Field(default=480, ge=32, le=4096, description="answer budget of each guard call")
+    max_tokens: int = Field(default=320, ge=32, le=4096, description="answer budget of each guard call")
 
 
 def rewrite_table(value: GuardedDeclaration) -> str:

@@ -36,7 +36,7 @@ class RewriteSettings:
     max_rewrites: int = 8
     evidence_pages: int = 4
     page_chars: int = 1200  # about 300 tokens a page: a small model's prompt stays near 2k tokens
-    max_tokens: int = 480
+    max_tokens: int = 320  # like the drafter: a small model on a busy CPU must finish within its deadline
     temperature: float = 0.0
 
 
