@@ -154,9 +154,12 @@ _ABBREVIATIONS = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "blvd", "rd", "dept",
 }
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+")
-_FIRST_PERSON_RE = re.compile(r"\b(I|me|my|mine|myself|we|us|our|ours|ourselves)\b|\bI'(?:m|ve|d|ll)\b", re.I)
+# "I" followed by a hyphen or digit is a form number (I-94, I-914), not the pronoun.
+_FIRST_PERSON_RE = re.compile(
+    r"\b(I|me|my|mine|myself|we|us|our|ours|ourselves)\b(?![-\u2010-\u2013]?\d)|\bI'(?:m|ve|d|ll)\b", re.I
+)
 _THIRD_PERSON_DECLARANT_RE = re.compile(
-    r"\bthe (declarant|client|self-petitioner|petitioner|applicant|victim|survivor|affiant)\b", re.I
+    r"\bthe (declarant|self-petitioner|petitioner|applicant|victim|survivor|affiant)\b|\bclients?\b", re.I
 )
 _CHATTER_RE = re.compile(
     r"^(sure|certainly|okay|ok|of course|here is|here are|here's|below is|as an ai|i am an ai|i'm an ai|"
@@ -164,7 +167,7 @@ _CHATTER_RE = re.compile(
     r"this (statement|declaration|section|part)|the (passage|passages|evidence|text|document|record)s? "
     r"(show|shows|say|says|state|states|indicate|indicates|mention|mentions)|based on (the|these|this)|"
     r"according to the (passage|evidence|record)|let me|i will (now )?write|i have written|"
-    r"write \d|sentence \d|label|"
+    r"write \d|sentence \d|label|rewrite|now my notes|notes? from my file|"
     r"i(?:'m| am) (?:writing|here to|excited|happy to|glad to|ready|going to (?:write|share|tell))|"
     r"i(?: would|'d) (?:like|love) to (?:share|tell|write|inform)|thank you|thanks)",
     re.I,
@@ -390,6 +393,19 @@ LANGUAGE_NAMES = {
 }
 
 
+_COUNTRIES_WITH_THE = {
+    "philippines", "united states", "dominican republic", "netherlands", "gambia", "bahamas", "czech republic",
+    "united kingdom", "central african republic", "democratic republic of the congo", "republic of the congo",
+    "united arab emirates", "maldives", "marshall islands", "solomon islands", "comoros", "seychelles",
+}
+
+
+def country_phrase(country: str) -> str:
+    """'Colombia' -> 'Colombia'; 'Philippines' -> 'the Philippines'."""
+    c = country.strip()
+    return f"the {c}" if c.lower() in _COUNTRIES_WITH_THE else c
+
+
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code.lower(), code)
 
@@ -408,7 +424,7 @@ def introduction(record: CaseRecord, req: CaseRequirements) -> Section:
         ),
     ]
     if declarant.citizenship:
-        paragraphs.append(prompts.INTRO_CITIZENSHIP.format(citizenship=declarant.citizenship))
+        paragraphs.append(prompts.INTRO_CITIZENSHIP.format(citizenship=country_phrase(declarant.citizenship)))
     if record.language.lower() != "en":
         paragraphs.append(prompts.INTRO_LANGUAGE.format(language=language_name(record.language)))
     return Section(kind="introduction", title="Introduction", paragraphs=paragraphs)

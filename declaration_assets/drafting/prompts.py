@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# Bump when a prompt or a deterministic template changes: it is recorded in every draft's provenance.
-DRAFT_PROMPT_VERSION = "draft-v3"
+# Bump when a prompt, a template or the post-processing changes: it is the asset code version and is recorded in
+# every draft's provenance.
+DRAFT_PROMPT_VERSION = "draft-v4"
 
 # Written for a very small model (SmolLM2-135M): short, concrete, evidence first, no legal wording it could parrot.
 # The element's legal test stays out of the prompt on purpose: small models copy it back as if it were a fact.

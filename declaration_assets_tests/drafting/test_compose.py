@@ -210,3 +210,18 @@ def test_quotes_split_by_sentences_are_balanced():
     assert balance_quotes("I didn't know, he said 'go' to me") == "I didn't know, he said 'go' to me"
     assert balance_quotes('"I was afraid," I said "and') == "I was afraid, I said and"
     assert finish_sentence('"I was afraid."', [Citation(exhibit="A", page=2)]) == "I was afraid [Ex. A, p. 2]."
+
+
+def test_form_numbers_prompt_echoes_and_client_notes_are_not_the_declarants_voice():
+    from declaration_assets.drafting.compose import country_phrase, has_first_person
+
+    assert not has_first_person("CBP I-94 records are generated electronically at admission.")
+    assert not has_first_person("The I-914 and I-130 were filed.")
+    assert has_first_person("I filed it myself.") and has_first_person("My I-94 shows it.")
+    evidence = scored(["A-p1-0"])
+    answer = ("Rewrite the facts in my own voice (I, me, my), each ending with the label of its note: "
+              "I met Ricardo in February 2018 at church in Houston. "
+              "My client met Ricardo in February 2018 at church in Houston.")
+    para = compose_paragraph(answer, evidence, VALID)
+    assert para.text == "" and para.dropped == {"chatter": 1, "not_first_person": 1}
+    assert country_phrase("Philippines") == "the Philippines" and country_phrase("Colombia") == "Colombia"
