@@ -202,8 +202,9 @@ def records_summary(records: list[dict[str, Any]] | tuple[dict[str, Any], ...]) 
         "failures": sum(1 for r in records if r.get("outcome") not in ("ok", "cached")),
         "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("outcome") == "ok"),
         "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in records if r.get("outcome") == "ok"),
-        "latency_s": round(sum(float(r.get("latency_s") or 0.0) for r in records), 3),
-        "cost_usd": round(sum(float(r.get("cost_usd") or 0.0) for r in records), 6),
+        # sum() of nothing is the int 0: start from 0.0 so the totals are floats (Dagster's float metadata checks)
+        "latency_s": round(sum((float(r.get("latency_s") or 0.0) for r in records), 0.0), 3),
+        "cost_usd": round(sum((float(r.get("cost_usd") or 0.0) for r in records), 0.0), 6),
         "evidence_dropped": sum(int(r.get("evidence_dropped") or 0) for r in records if r.get("outcome") == "ok"),
     }
 

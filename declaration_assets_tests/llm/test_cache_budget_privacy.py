@@ -16,7 +16,7 @@ from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
 from declaration_assets.llm.engine import BudgetExhausted, build_request
 from declaration_assets.llm.models import CallContext, FakeLLM, LLMFailure, PromptSpec
 from declaration_assets.llm.privacy_gate import PrivacyRefusal, protect_outbound
-from declaration_assets.llm.records import records_markdown, records_table
+from declaration_assets.llm.records import records_markdown, records_summary, records_table
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.llm.routing import Deployment
 from declaration_assets_tests.support.fault_servers import Latency, Mode, OpenAIFaultServer
@@ -243,3 +243,12 @@ def test_records_table_renders_rows_and_totals() -> None:
     assert md.count("\n| drafter |") == 2 and "X\\|Y" in md
     assert "1 ok / 2 attempts" in md and "10 tokens in, 5 out" in md
     assert isinstance(records_table(recs), dg.MarkdownMetadataValue)
+
+
+def test_records_summary_of_no_calls_has_float_totals() -> None:
+    # An asset whose every item was skipped makes no call; its metadata still takes the totals as floats.
+    summary = records_summary(())
+    assert summary["attempts"] == 0
+    for key in ("latency_s", "cost_usd"):
+        assert isinstance(summary[key], float) and summary[key] == 0.0
+        assert dg.MetadataValue.float(summary[key]).value == 0.0

@@ -46,20 +46,26 @@ DOC_A_NUMBER = re.compile(r"\bA-?\d{3}-?\d{3}-?\d{3}\b")
 
 
 def answer(rec) -> str:
-    """Drafter: a first-person sentence naming person 1 and 2, then an echo of the prompt's first redacted passage.
-    Judge (JSON mode): rubric scores whose reasons name the placeholders (slightly altered, as models do)."""
+    """Drafter: an echo of the first redacted note of the prompt's evidence (after the prompt's worked example,
+    cut at a word boundary, so every name and number in it is grounded), then a first-person sentence naming
+    person 1 and 2. Judge (JSON mode): rubric scores whose reasons name the placeholders (slightly altered, as
+    models do)."""
     body = rec.body or {}
     messages = body.get("messages") or []
     user = str(messages[-1]["content"]) if messages else ""
     if body.get("response_format"):
         return json.dumps({**{c: 4 for c in CRITERIA}, "reasons": "[Person 1]'s account of PERSON_2 is cited."})
-    label = (CITATION.findall(user) or ["[Ex. A, p. 1]"])[0]
+    notes = user.split("Now my notes", 1)[-1]
+    label = (CITATION.findall(notes) or ["[Ex. A, p. 1]"])[0]
     echo = ""
-    for line in user.splitlines():
+    for line in notes.splitlines():
         if PLACEHOLDER.search(line) and len(line) > 40:
-            echo = " ".join(line.split())[:240]
+            found = CITATION.search(line)
+            label = found.group(0) if found else label
+            text = " ".join(CITATION.sub(" ", line).removeprefix("Note:").split())
+            echo = text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0]
             break
-    return f"I, [PERSON_1], lived with [PERSON_2] {label}. I recall this: {echo} {label}."
+    return f"I recall this: {echo} {label}. I, [PERSON_1], lived with [PERSON_2] {label}."
 
 
 def routing_file(path: Path, api_base: str, *, redaction: bool | None = None) -> Path:
