@@ -77,6 +77,40 @@ def parse_rubric_answer(text: str) -> RubricAnswer:
     raise AnswerError(f"invalid rubric answer: {last_error}")
 
 
+def partial_rubric(text: str) -> dict[str, object]:
+    """The keys of a judge's (invalid) answer that are individually valid: criteria with an integer 1-5 and a
+    non-empty `reasons`. Used to ask the judge only for what is missing; never to fill anything in."""
+    objects = _json_objects(_THINK_RE.sub("", text or ""))
+    out: dict[str, object] = {}
+    for obj in objects:
+        assert isinstance(obj, dict)
+        if isinstance(obj.get("scores"), dict):
+            obj = {**obj["scores"], **{k: v for k, v in obj.items() if k != "scores"}}
+        for c in CRITERIA:
+            v = obj.get(c)
+            if c not in out and isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5:
+                out[c] = v
+        r = obj.get("reasons")
+        if "reasons" not in out and isinstance(r, str) and r.strip():
+            out["reasons"] = r.strip()
+    return out
+
+
+def complete_rubric(partial: dict[str, object], text: str) -> RubricAnswer:
+    """A full answer from a retry: the retry's own answer when valid, else the first answer's valid keys with
+    the retry's valid keys (every value still given by the judge). Raises AnswerError when keys are missing."""
+    try:
+        return parse_rubric_answer(text)
+    except AnswerError as first_error:
+        merged = {**partial, **partial_rubric(text)}
+        if not partial:
+            raise
+        try:
+            return RubricAnswer.model_validate(merged)
+        except ValidationError as e:
+            raise AnswerError(f"invalid rubric answer: {validation_message(e)}") from first_error
+
+
 def pairwise_differences(score_sets: Sequence[dict[str, int]]) -> list[float]:
     """Normalised |a - b| / 4 for every pair of judges and every criterion both scored."""
     diffs: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ from ..drafting.models import Draft, Section
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
 from ..requirements.models import CaseRequirements, Element
 from . import prompts
-from .aggregate import AnswerError, aggregate, parse_rubric_answer
+from .aggregate import AnswerError, aggregate, complete_rubric, parse_rubric_answer, partial_rubric
 from .models import CRITERIA, ElementScore, JudgeScores
 
 
@@ -36,7 +37,10 @@ def judge_prompt(
     evidence: Sequence[str],
     settings: JudgeSettings = JudgeSettings(),
     retry_error: str | None = None,
+    given: dict[str, object] | None = None,
 ) -> PromptSpec:
+    """The rubric prompt; on retry it carries the validation error and, when part of the first answer was valid,
+    asks only for the missing keys."""
     text = section.text()
     if len(text) > settings.max_section_chars:
         text = text[: settings.max_section_chars] + " [... section cut for length]"
@@ -50,7 +54,12 @@ def judge_prompt(
         rubric=prompts.rubric_lines(persona),
         schema=schema,
     )
-    if retry_error is not None:
+    if retry_error is not None and given:
+        missing = {*CRITERIA, "reasons"} - set(given)
+        user += prompts.JUDGE_RETRY_MISSING.format(
+            error=retry_error, given=json.dumps(given), schema=prompts.schema_example(persona, only=missing)
+        )
+    elif retry_error is not None:
         user += prompts.JUDGE_RETRY.format(error=retry_error, schema=schema)
     return PromptSpec(
         system=persona.system,
@@ -88,9 +97,11 @@ def judge_element(
     errors: list[str] = []
     deployment = None
     retry_error: str | None = None
+    given: dict[str, object] = {}
     for attempt in (1, 2):
+        spec = judge_prompt(persona, element, section, evidence, settings, retry_error, given)
         try:
-            completion = client.complete(role, judge_prompt(persona, element, section, evidence, settings, retry_error), ctx)
+            completion = client.complete(role, spec, ctx)
         except LLMFailure as e:
             records.extend(e.records)
             errors.append(f"attempt {attempt}: call failed: {e}")
@@ -98,10 +109,11 @@ def judge_element(
         records.extend(completion.records)
         deployment = completion.deployment
         try:
-            answer = parse_rubric_answer(completion.text)
+            answer = parse_rubric_answer(completion.text) if attempt == 1 else complete_rubric(given, completion.text)
         except AnswerError as e:
             errors.append(f"attempt {attempt}: {e}")
             retry_error = str(e)
+            given = partial_rubric(completion.text)
             continue
         return JudgeCall(
             ElementScore(judge_role=role, element_id=element.id, status="scored",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import CRITERIA
 
-JUDGE_PROMPT_VERSION = "judge-v1"
+JUDGE_PROMPT_VERSION = "judge-v2"
 
 CRITERION_TEXT = {
     "supported_by_evidence": "every fact in the section is backed by the cited evidence passages",
@@ -81,10 +81,19 @@ JUDGE_RETRY = (
 )
 
 
+JUDGE_RETRY_MISSING = (
+    "\n\nYour previous answer could not be used: {error}\n"
+    "You already gave: {given}\n"
+    "Reply with ONLY a JSON object with the missing keys:\n{schema}"
+)
+
+
 def rubric_lines(persona: Persona) -> str:
     return "\n".join(f"- {c}: {CRITERION_TEXT[c]}" for c in persona.criteria_order)
 
 
-def schema_example(persona: Persona) -> str:
-    keys = ", ".join(f'"{c}": <1-5>' for c in persona.criteria_order)
-    return "{" + keys + ', "reasons": "<one or two sentences>"}'
+def schema_example(persona: Persona, only: set[str] | None = None) -> str:
+    keys = [f'"{c}": <1-5>' for c in persona.criteria_order if only is None or c in only]
+    if only is None or "reasons" in only:
+        keys.append('"reasons": "<one or two sentences>"')
+    return "{" + ", ".join(keys) + "}"

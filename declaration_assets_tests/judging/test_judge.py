@@ -145,3 +145,49 @@ def test_personas_permute_the_rubric_and_the_prompt_says_so():
     assert "Battery or Extreme Cruelty" in spec.user and "I lived it" in spec.user
     retry = judge_prompt(persona_for(1), element, section, [], retry_error="consistent: Field required")
     assert "consistent: Field required" in retry.user and retry.evidence == ("(no evidence cited)",)
+
+
+def test_a_partial_answer_is_completed_by_the_retry_with_the_judges_own_values():
+    lock = threading.Lock()
+    seen: set[tuple[str, str]] = set()
+
+    def judge(role, prompt):
+        key = (role, element_of(prompt))
+        with lock:
+            first = key not in seen
+            seen.add(key)
+        if first:
+            return '{"legally_sufficient": 2, "supported_by_evidence": 3, "consistent": 4}'
+        if role == "judge_3":
+            return '{"first_person_voice": 7}'  # still invalid: unscorable, nothing filled in
+        return '{"first_person_voice": 5, "reasons": "told in her own words"}'
+
+    fake = FakeLLM(default=judge)
+    out = run(fake).scores
+    for s in out.scores:
+        if s.judge_role == "judge_3":
+            assert s.status == "unscorable" and s.attempts == 2 and not s.scores
+            assert "first_person_voice" in s.error
+        else:
+            assert s.status == "scored" and s.attempts == 2 and s.reasons == "told in her own words"
+            assert s.scores == {"supported_by_evidence": 3, "legally_sufficient": 2, "consistent": 4,
+                                "first_person_voice": 5}
+    retry = next(spec for r, spec, _ in fake.history if r == "judge_1" and "You already gave" in spec.user)
+    tail = retry.user.split("You already gave:", 1)[1]
+    assert '"legally_sufficient": 2' in tail and '"first_person_voice": <1-5>' in tail
+    assert '"consistent": <1-5>' not in tail and '"reasons": "<one or two sentences>"' in tail
+
+
+def test_partial_and_complete_rubric():
+    from declaration_assets.judging.aggregate import AnswerError, complete_rubric, partial_rubric
+
+    assert partial_rubric('{"consistent": 4, "legally_sufficient": 9, "first_person_voice": true, "reasons": " "}') \
+        == {"consistent": 4}
+    assert partial_rubric("no json") == {}
+    given = {"consistent": 4, "legally_sufficient": 2, "supported_by_evidence": 1}
+    done = complete_rubric(given, '{"first_person_voice": 3, "reasons": "ok"}')
+    assert (done.consistent, done.first_person_voice, done.reasons) == (4, 3, "ok")
+    with pytest.raises(AnswerError, match="reasons: Field required"):
+        complete_rubric(given, '{"first_person_voice": 3}')
+    with pytest.raises(AnswerError):
+        complete_rubric({}, '{"first_person_voice": 3}')
