@@ -148,6 +148,8 @@ def check_elements(draft: Draft, facts: CaseFacts, required: Sequence[tuple[str,
 # --- placeholders ----------------------------------------------------------------------------------------------
 
 PLACEHOLDER_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # The drafting stage's own marker for an element it could not draft; it may quote citations inside.
+    ("drafting_gap", re.compile(r"\[DRAFTING GAP\b.*?\.\](?=\s|$)|\[DRAFTING GAP\b[^\]]*\]", re.S)),
     ("double_braces", re.compile(r"\{\{.*?\}\}", re.S)),
     ("double_brackets", re.compile(r"\[\[.*?\]\]", re.S)),
     ("brace_slot", re.compile(r"\{\s*[A-Za-z_][\w .-]{0,40}\}")),
@@ -171,6 +173,11 @@ def check_placeholders(draft: Draft) -> list[Finding]:
                 if any(not (m.end() <= a or m.start() >= b) for a, b in taken):
                     continue
                 taken.append((m.start(), m.end()))
+                if kind == "drafting_gap":
+                    out.append(Finding(rule="drafting_gap", severity="serious", section_key=para.section_key,
+                                       evidence=para.span(m.start(), m.end()),
+                                       message=f"a drafting gap is left in the text: {m.group(0)[1:-1][:200]}"))
+                    continue
                 out.append(Finding(rule="placeholder", severity="serious", section_key=para.section_key,
                                    evidence=para.span(m.start(), m.end()),
                                    message=f"placeholder {m.group(0)!r} ({kind}) left in the text"))
@@ -349,9 +356,11 @@ def check_names(draft: Draft, facts: CaseFacts) -> list[Finding]:
     """
     out: list[Finding] = []
     for para in paragraphs(draft):
-        addresses = [(m.start(), m.end()) for m in ADDRESS_RE.finditer(para.text)]  # the address rule's business
+        # Addresses and placeholders have rules of their own: a name inside them is not reported twice.
+        skip = [(m.start(), m.end()) for m in ADDRESS_RE.finditer(para.text)]
+        skip += [(m.start(), m.end()) for _, pat in PLACEHOLDER_PATTERNS for m in pat.finditer(para.text)]
         for n in find_name_candidates(para.text, facts):
-            if any(a <= n.start < b for a, b in addresses):
+            if any(a <= n.start < b for a, b in skip):
                 continue
             if contains_phrase(facts.text, n.text):
                 continue

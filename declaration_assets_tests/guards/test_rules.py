@@ -172,3 +172,13 @@ def test_unknown_sentence_initial_word_before_a_known_name_is_only_a_warning(cle
              if f.rule.startswith("name")]
     assert names == [("name_not_in_record", "warning", "Yesterday Rodrigo"),
                      ("name_not_in_record", "serious", "Amanda Kowalski")]
+
+
+def test_drafting_gap_is_one_serious_finding(clean, record, extracted):
+    gap = ('[DRAFTING GAP: the drafting model produced no usable first-person text for "Good-Faith Marriage" '
+           "(all sentences removed: chatter 2). Evidence to draft from: [Ex. B, p. 2], [Ex. G, p. 1].]")
+    clean.section_for("good_faith_marriage").paragraphs = [gap]
+    report = guard_draft(clean, record, extracted)
+    gaps = [f for f in report.findings if f.section_key == "good_faith_marriage" and f.severity == "serious"]
+    assert [f.rule for f in gaps] == ["drafting_gap"]
+    assert gaps[0].evidence.text == gap
