@@ -31,7 +31,8 @@ _THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 def _json_objects(text: str) -> list[object]:
     """Every JSON object that can be decoded starting at a '{' in `text`, in order."""
-    decoder = json.JSONDecoder()
+    # strict=False: small models (and some grammars) put raw newlines inside JSON strings; the values are intact.
+    decoder = json.JSONDecoder(strict=False)
     out: list[object] = []
     i = text.find("{")
     while i != -1:

@@ -54,8 +54,10 @@ def judge_prompt(
         rubric=prompts.rubric_lines(persona),
         schema=schema,
     )
+    json_schema = prompts.answer_schema(persona)
     if retry_error is not None and given:
         missing = {*CRITERIA, "reasons"} - set(given)
+        json_schema = prompts.answer_schema(persona, only=missing)
         user += prompts.JUDGE_RETRY_MISSING.format(
             error=retry_error, given=json.dumps(given), schema=prompts.schema_example(persona, only=missing)
         )
@@ -68,6 +70,7 @@ def judge_prompt(
         max_tokens=settings.max_tokens,
         temperature=0.0,
         json_mode=True,
+        json_schema=json_schema,
         prompt_version=prompts.JUDGE_PROMPT_VERSION,
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import CRITERIA
 
-JUDGE_PROMPT_VERSION = "judge-v2"
+JUDGE_PROMPT_VERSION = "judge-v3"
 
 CRITERION_TEXT = {
     "supported_by_evidence": "every fact in the section is backed by the cited evidence passages",
@@ -90,6 +90,16 @@ JUDGE_RETRY_MISSING = (
 
 def rubric_lines(persona: Persona) -> str:
     return "\n".join(f"- {c}: {CRITERION_TEXT[c]}" for c in persona.criteria_order)
+
+
+def answer_schema(persona: Persona, only: set[str] | None = None) -> dict:
+    """The rubric answer as a JSON schema, keys in the persona's order: servers that can (llama.cpp grammars,
+    Ollama, OpenAI-style structured outputs) constrain the judge's answer to it. Still validated afterwards."""
+    keys = [c for c in persona.criteria_order if only is None or c in only]
+    props: dict = {c: {"type": "integer", "minimum": 1, "maximum": 5} for c in keys}
+    if only is None or "reasons" in only:
+        props["reasons"] = {"type": "string", "minLength": 1}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
 def schema_example(persona: Persona, only: set[str] | None = None) -> str:

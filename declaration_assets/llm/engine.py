@@ -140,6 +140,17 @@ def _api_key(dep: Deployment) -> str | None:
     return None
 
 
+def response_format(dep: Deployment, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """JSON mode, constrained to `schema` when given: llama.cpp's server takes the schema inside `json_object`
+    (and compiles it to a grammar); OpenAI-compatible servers (vLLM, OpenRouter, Bedrock through litellm) take
+    `json_schema`."""
+    if schema is None:
+        return {"type": "json_object"}
+    if dep.tokenizer == "llamacpp":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
+
 def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: PromptSpec, max_tokens: int,
                   num_ctx: int | None) -> dict[str, Any]:
     """The keyword arguments for `litellm.completion` (without stream settings)."""
@@ -167,10 +178,10 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
         if dep.ollama and dep.ollama.keep_alive is not None:
             kw["keep_alive"] = dep.ollama.keep_alive
         if prompt.json_mode:
-            kw["format"] = "json"
+            kw["format"] = prompt.json_schema or "json"
     else:
         if prompt.json_mode:
-            kw["response_format"] = {"type": "json_object"}
+            kw["response_format"] = response_format(dep, prompt.json_schema)
         if dep.provider in ("openai", "hosted_vllm", "openrouter"):
             kw["stream_options"] = {"include_usage": True}
     if dep.provider == "openrouter":

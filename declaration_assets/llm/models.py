@@ -30,6 +30,9 @@ class PromptSpec:
     max_tokens: int = 512
     temperature: float = 0.0
     json_mode: bool = False
+    # With json_mode: constrain the answer to this JSON schema where the server can (llama.cpp grammars, Ollama
+    # structured outputs, OpenAI-style `json_schema`). The answer is still validated by the caller.
+    json_schema: dict[str, Any] | None = None
     prompt_version: str = "v1"
 
     def render(self, evidence: tuple[str, ...] | None = None) -> list[dict[str, str]]:

@@ -82,3 +82,11 @@ def test_aggregate_means_agreement_and_unscorable():
 def test_shared_model_detection():
     assert shares_model({"a": ["x", "y"], "b": ["x"], "c": ["z"]})
     assert not shares_model({"a": ["x"], "b": ["y"], "c": ["z"]})
+
+
+def test_answer_with_raw_newlines_inside_a_string_is_read():
+    # What the embedded model produced under a JSON-schema grammar: valid keys, a raw newline inside "reasons".
+    text = '{"legally_sufficient": 1, "supported_by_evidence": 2, "consistent": 3, "first_person_voice": 4, "reasons": "}\n```\nThe JSON object is:\n{\n  " } '
+    answer = parse_rubric_answer(text)
+    assert (answer.legally_sufficient, answer.supported_by_evidence, answer.consistent, answer.first_person_voice) == (1, 2, 3, 4)
+    assert answer.reasons.startswith("}")

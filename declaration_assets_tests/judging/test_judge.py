@@ -191,3 +191,16 @@ def test_partial_and_complete_rubric():
         complete_rubric(given, '{"first_person_voice": 3}')
     with pytest.raises(AnswerError):
         complete_rubric({}, '{"first_person_voice": 3}')
+
+
+def test_judge_prompt_constrains_the_answer_to_the_rubric_schema():
+    from declaration_assets.judging import prompts
+    from declaration_assets.judging.judge import persona_for
+
+    for i in range(3):
+        persona = persona_for(i)
+        schema = prompts.answer_schema(persona)
+        assert list(schema["properties"]) == [*persona.criteria_order, "reasons"]
+        assert schema["required"] == list(schema["properties"]) and schema["additionalProperties"] is False
+        only = prompts.answer_schema(persona, only={"consistent", "reasons"})
+        assert list(only["properties"]) == ["consistent", "reasons"]
