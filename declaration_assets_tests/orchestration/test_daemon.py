@@ -36,7 +36,7 @@ def all_done(instance, expected_ingest: set[str], expected_declaration: set[str]
 def test_daemon_inbox_exactly_once_across_restart(tmp_path):
     home = write_dagster_home(
         tmp_path / "home",
-        base=REPO / "deploy" / "dev" / "dagster.yaml",  # the proposed instance settings, exercised here
+        base=REPO / "dagster.yaml",  # the dev instance settings of `make dev`, exercised here
         overrides={
             "run_coordinator": {
                 "module": "dagster.core.run_coordinator",
