@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from enum import Enum
 from pathlib import Path
 
 import yaml
@@ -12,10 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 CASE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*-\d{4,}$")
 
-
-class CaseType(str, Enum):
-    vawa = "vawa"
-    t_visa = "t_visa"
 
 
 class Address(BaseModel):
@@ -54,10 +49,20 @@ class Party(BaseModel):
 class CaseRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     case_id: str
-    case_type: CaseType
+    case_type: str = Field(description="a case type with a requirements file: vawa, t_visa, ... (adding one is adding a file)")
     language: str = Field(default="en", description="ISO 639-1 code of the declarant's language")
     parties: tuple[Party, ...] = ()
     notes: str | None = None
+
+    @field_validator("case_type")
+    @classmethod
+    def _known_case_type(cls, v: str) -> str:
+        from ..requirements.loader import available_case_types, requirements_dir
+
+        known = available_case_types()
+        if v not in known:
+            raise ValueError(f"unknown case type {v!r}: expected one of {', '.join(known)} (files in {requirements_dir()})")
+        return v
 
     @field_validator("case_id")
     @classmethod

@@ -84,7 +84,7 @@ def load_sample(case_id: str) -> Sample:
     record = load_case_record(settings.CASES_DIR / case_id / "case.yaml")
     ex = extracted_from_sources(case_id)
     md = (settings.REFERENCES_DIR / f"{case_id}.md").read_text(encoding="utf-8")
-    d = draft_from_markdown(md, case_id, record.case_type.value, ex, record.language)
+    d = draft_from_markdown(md, case_id, record.case_type, ex, record.language)
     return Sample(case_id, d, ex, case_facts(d, record, ex), required_elements(d.case_type), length_bounds(d.case_type))
 
 

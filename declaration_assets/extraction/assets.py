@@ -51,6 +51,6 @@ def extracted_text(
     for f in case.failures:
         context.log.warning(f"{f.document}{f' p.{f.page}' if f.page else ''}: {f.reason}")
     metadata = extraction_metadata(case, results)
-    metadata["case_type"] = dg.MetadataValue.text(record.case_type.value)
+    metadata["case_type"] = dg.MetadataValue.text(record.case_type)
     metadata["declarant_language"] = dg.MetadataValue.text(record.language)
     return dg.Output(case, metadata=metadata)

@@ -173,7 +173,7 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) 
     case_type = None
     try:
         record = storage.read_case_record(case_id)
-        case_type = record.case_type.value
+        case_type = record.case_type
         if record.case_id != case_id:
             problems.append(f"{CASE_FILE}: case_id {record.case_id!r} does not match the folder name {case_id!r}")
     except CaseFileError as e:

@@ -55,7 +55,6 @@ def _load_cached(path: Path, mtime_ns: int) -> CaseRequirements:
 
 def load_requirements(case_type: str, directory: Path | None = None) -> CaseRequirements:
     """Requirements of `case_type` (`vawa`, `t_visa`, or any other file's stem)."""
-    case_type = getattr(case_type, "value", case_type)  # accepts the CaseType enum
     directory = directory or requirements_dir()
     path = directory / f"{case_type}.yaml"
     if not path.is_file():

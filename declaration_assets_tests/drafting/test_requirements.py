@@ -61,10 +61,19 @@ def test_legal_sources_name_the_regulations():
     assert "214.208" in " ".join(t.element("law_enforcement").sources)
 
 
-def test_accepts_case_type_enum():
-    from declaration_assets.cases.models import CaseType
+def test_case_yaml_accepts_exactly_the_case_types_with_a_requirements_file(tmp_path, monkeypatch):
+    from pydantic import ValidationError
 
-    assert load_requirements(CaseType.t_visa).case_type == "t_visa"
+    from declaration_assets.cases.models import CaseRecord
+
+    assert CaseRecord(case_id="tvisa-0009", case_type="t_visa").case_type == "t_visa"
+    with pytest.raises(ValidationError, match="unknown case type 'u_visa'"):
+        CaseRecord(case_id="uvisa-0001", case_type="u_visa")
+    for p in requirements_dir().glob("*.yaml"):
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "u_visa.yaml").write_text(U_VISA, encoding="utf-8")
+    monkeypatch.setenv("DECLARATION_REQUIREMENTS_DIR", str(tmp_path))
+    assert CaseRecord(case_id="uvisa-0001", case_type="u_visa").case_type == "u_visa"
 
 
 def test_adding_a_case_type_is_adding_a_file(tmp_path, monkeypatch):

@@ -161,7 +161,7 @@ def test_other_references_have_no_serious_fact_findings(case_id):
     """Titles ("Special Agent", "Ma'am") and possessives ("Donna's") are not names to flag."""
     ex, rec = extracted_from_sources(case_id), case_record(case_id)
     md = (REFERENCES / f"{case_id}.md").read_text(encoding="utf-8")
-    d = draft_from_markdown(md, case_id, rec.case_type.value, ex, language=rec.language)
+    d = draft_from_markdown(md, case_id, rec.case_type, ex, language=rec.language)
     report = guard_draft(d, rec, ex)
     assert [f.message for f in report.serious if f.rule not in {"too_short", "too_long"}] == []
 

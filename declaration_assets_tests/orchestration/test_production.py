@@ -74,7 +74,7 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
     storage = S3CaseStorage(s3=s3, bucket="cases", prefix="inbox")
     listing = storage.list_all_files()
     assert sorted(listing) == ["tvisa-0001", "vawa-0001", "vawa-0002", "vawa-0003"] and listing["vawa-0003"] == []
-    assert storage.read_case_record("vawa-0001").case_type.value == "vawa"
+    assert storage.read_case_record("vawa-0001").case_type == "vawa"
 
     instance = dg.DagsterInstance.ephemeral()
 
