@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..drafting.compose import (
+    _THIRD_PERSON_DECLARANT_RE, clean_answer, existing_citations, has_first_person, is_chatter, normalize_citations,
+    parse_citations, strip_citations,
+)
+from ..drafting.models import Citation
 from ..drafting.models import Draft, Section
 from ..extraction.models import ExtractedCase
 from ..guards.facts import fold
@@ -152,6 +158,34 @@ def parse_rewrite(text: str) -> list[str]:
     return [p for p in paras if p]
 
 
+def voice_checked(paragraph: str, valid: set[Citation], dropped: Counter[str], min_words: int = 4) -> str:
+    """The paragraph if it is the declarant speaking and cites an existing exhibit page, else "" (reason counted
+    in `dropped`). Citations to pages that do not exist are removed. Checked per paragraph, not per sentence: a
+    declaration's sentences need not each say "I" ("He never filed it again."), its paragraphs do."""
+    text = " ".join(clean_answer(paragraph).split())
+    body = strip_citations(normalize_citations(text))
+    cites = parse_citations(normalize_citations(text))
+    good = [c for c in cites if c in valid]
+    if len(body.split()) < min_words:
+        reason = "too_short"
+    elif is_chatter(body.split(".")[0]):
+        reason = "chatter"
+    elif _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
+        reason = "not_first_person"
+    elif not good:
+        reason = "no_valid_citation"
+    else:
+        if len(good) == len(cites):
+            return text
+        text = normalize_citations(text)
+        for c in cites:
+            if c not in valid:
+                text = text.replace(c.label(), "")
+        return " ".join(text.replace(" .", ".").split())
+    dropped[reason] += 1
+    return ""
+
+
 @dataclass
 class RewriteResult:
     declaration: Draft
@@ -188,10 +222,16 @@ def rewrite_flagged(
                                                   outcome="failed", before=before, error=str(e)[:500]))
             continue
         result.records.extend(completion.records)
-        paras = parse_rewrite(completion.text)
+        # The drafting stage's voice checks apply to rewrites too: a rewrite is no back door for copied evidence,
+        # third-person notes, chatter or uncited text. Names, dates and numbers are then checked by the guards.
+        valid = existing_citations(current.exhibits)
+        dropped: Counter[str] = Counter()
+        paras = [p for p in (voice_checked(p, valid, dropped) for p in parse_rewrite(completion.text)) if p]
         if not paras:
+            why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "no text"
             result.rewrites.append(SectionRewrite(section_key=t.section_key, title=t.title, reasons=list(t.reasons),
-                                                  outcome="empty", before=before, deployment=completion.deployment))
+                                                  outcome="empty", before=before, deployment=completion.deployment,
+                                                  error=f"no usable sentence ({why})"))
             continue
         candidate = copy.deepcopy(current)
         candidate.sections[t.section_index].paragraphs = paras

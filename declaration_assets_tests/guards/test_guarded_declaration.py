@@ -206,3 +206,21 @@ def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
     rw = next(r for r in result.rewrites if r.section_key == "abuse")
     assert rw.after[:2] == rw.before[:2] and rw.after[2] > rw.before[2]
     assert result.declaration.section_for("abuse").paragraphs == d.section_for("abuse").paragraphs
+
+
+def test_a_rewrite_is_held_to_the_drafting_voice_checks():
+    from collections import Counter
+
+    from declaration_assets.drafting.models import Citation
+    from declaration_assets.guarding.rewrite import voice_checked
+
+    valid = {Citation(exhibit="A", page=1), Citation(exhibit="B", page=2)}
+    dropped: Counter[str] = Counter()
+    copied = "[Ex. A, p. 1] Part 8. Screening notes (interviewer): Client never arrested. No false documents."
+    assert voice_checked(copied, valid, dropped) == ""
+    assert voice_checked("The applicant was recruited in Manila [Ex. A, p. 1].", valid, dropped) == ""
+    assert voice_checked("Here is the revised section: I was hurt.", valid, dropped) == ""
+    assert voice_checked("I signed it. He kept my passport.", valid, dropped) == ""  # no citation
+    ok = "I signed the contract in March 2022 [Ex. B, p. 2]. He kept my passport [Ex. B, p. 9]."
+    assert voice_checked(ok, valid, dropped) == "I signed the contract in March 2022 [Ex. B, p. 2]. He kept my passport."
+    assert dropped == Counter({"not_first_person": 2, "chatter": 1, "no_valid_citation": 1})
