@@ -60,30 +60,17 @@ def manifest_check(storage: CaseStorage):
     return check
 
 
-def rejection_event(rejection: intake.Rejection, source: str) -> dg.AssetObservation:
-    """Recorded on the case's `extracted_text` partition, so the UI shows why a drop did not run."""
+def intake_event(case_id: str, status: str, problems: Sequence[str], listing_fp: str, source: str) -> dg.AssetObservation:
+    """Recorded on the case's `extracted_text` partition, so the UI shows what intake found: why a drop did not run
+    (`rejected`), or which single files of a case that runs were bad (`accepted_with_problems`)."""
     return dg.AssetObservation(
         asset_key=dg.AssetKey(INGEST_ASSETS[0]),
-        partition=rejection.case_id,
+        partition=case_id,
         metadata={
-            "intake_status": "rejected",
+            "intake_status": status,
             "intake_source": source,
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in rejection.problems)),
-            "listing_fingerprint": rejection.listing_fp,
-        },
-    )
-
-
-def notice_event(submission: intake.Submission, source: str) -> dg.AssetObservation:
-    """A usable case with bad single files: recorded on its `extracted_text` partition; the case still runs."""
-    return dg.AssetObservation(
-        asset_key=dg.AssetKey(INGEST_ASSETS[0]),
-        partition=submission.case_id,
-        metadata={
-            "intake_status": "accepted_with_problems",
-            "intake_source": source,
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in submission.notices)),
-            "listing_fingerprint": submission.listing_fp,
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+            "listing_fingerprint": listing_fp,
         },
     )
 
@@ -121,8 +108,12 @@ def intake_tick(
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(CASES, new_cases)] if new_cases else [],
-        asset_events=[rejection_event(r, source) for r in plan.rejections]
-        + [notice_event(s, source) for s in plan.submissions if s.notices],
+        asset_events=[intake_event(r.case_id, "rejected", r.problems, r.listing_fp, source) for r in plan.rejections]
+        + [
+            intake_event(s.case_id, "accepted_with_problems", s.notices, s.listing_fp, source)
+            for s in plan.submissions
+            if s.notices
+        ],
         cursor=plan.cursor.dump(),
     )
 
