@@ -61,7 +61,7 @@ def _already_done(instance: dg.DagsterInstance, fingerprint: str) -> bool:
 
 def run_demo(force: bool = False) -> int:
     from .definitions import defs
-    from .orchestration.jobs import DECLARATION_JOB, INGEST_JOB, SOURCE_TAG, declaration_partition_key, register_case
+    from .orchestration.jobs import SOURCE_TAG, register_case, run_case_in_process
 
     instance = _ensure_instance()
     model = default_model_config()
@@ -77,16 +77,11 @@ def run_demo(force: bool = False) -> int:
             continue
         started = time.monotonic()
         tags = {SOURCE_TAG: "demo", DEMO_FINGERPRINT_TAG: fingerprint}
-        ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance, partition_key=case_id, tags=tags, raise_on_error=False
-        )
-        if not ingest.success:
+        ingest, declaration = run_case_in_process(defs, instance, case_id, model, raise_on_error=False, tags=tags)
+        if declaration is None:
             failures.append(f"{case_id}: ingest run {ingest.run_id} failed")
             print(f"  {case_id}: ingest FAILED (run {ingest.run_id}); see `make dev` for its logs")
             continue
-        declaration = defs.resolve_job_def(DECLARATION_JOB).execute_in_process(
-            instance=instance, partition_key=declaration_partition_key(case_id, model), tags=tags, raise_on_error=False
-        )
         status = "done" if declaration.success else f"FAILED (run {declaration.run_id})"
         if not declaration.success:
             failures.append(f"{case_id}: declaration run {declaration.run_id} failed")

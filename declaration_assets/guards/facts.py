@@ -189,20 +189,11 @@ class CaseFacts:
 
 
 def _record_strings(record: CaseRecord) -> list[str]:
-    out: list[str] = []
-    for p in record.parties:
-        out.extend(p.all_names())
-        if p.date_of_birth:
-            out.append(p.date_of_birth.isoformat())
-        if p.a_number:
-            out.append(p.a_number)
-        out.extend(p.other_ids.values())
-        for a in p.addresses:
-            out.append(a.one_line())
-        out.extend(p.phones)
-        out.extend(p.emails)
-        if p.citizenship:
-            out.append(p.citizenship)
+    """case.yaml's identifying strings, plus what the guards also accept as record facts: whole addresses
+    (city, state, postal code) and citizenships."""
+    out = record.sensitive_strings()
+    out += [a.one_line() for p in record.parties for a in p.addresses]
+    out += [p.citizenship for p in record.parties if p.citizenship]
     return out
 
 

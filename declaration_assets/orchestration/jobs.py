@@ -54,22 +54,30 @@ def register_case(instance: dg.DagsterInstance, case_id: str) -> bool:
 
 
 def run_case_in_process(
-    defs: dg.Definitions, instance: dg.DagsterInstance, case_id: str, model_config: str, *, raise_on_error: bool = True
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    case_id: str,
+    model_config: str,
+    *,
+    raise_on_error: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> tuple[dg.ExecuteInProcessResult, dg.ExecuteInProcessResult | None]:
     """Register a case and run the two jobs in this process, one after the other (used by `make demo` and tests).
 
     Returns the ingest result and the declaration result (None when ingest failed and `raise_on_error` is False).
+    `tags` are added to both runs' tags.
     """
     register_case(instance, case_id)
-    ingest = defs.get_job_def(INGEST_JOB).execute_in_process(
-        instance=instance, partition_key=case_id, tags={SOURCE_TAG: "in_process"}, raise_on_error=raise_on_error
+    run_tags = {SOURCE_TAG: "in_process", **(tags or {})}
+    ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, partition_key=case_id, tags=run_tags, raise_on_error=raise_on_error
     )
     if not ingest.success:
         return ingest, None
-    declaration = defs.get_job_def(DECLARATION_JOB).execute_in_process(
+    declaration = defs.resolve_job_def(DECLARATION_JOB).execute_in_process(
         instance=instance,
         partition_key=declaration_partition_key(case_id, model_config),
-        tags={SOURCE_TAG: "in_process", INGEST_RUN_TAG: ingest.run_id},
+        tags={**run_tags, INGEST_RUN_TAG: ingest.run_id},
         raise_on_error=raise_on_error,
     )
     return ingest, declaration
