@@ -142,13 +142,13 @@ def test_memory_bound_server_unloads_the_previous_model_first(make_router, ctx):
         assert server.loaded_models() == ["big:8b"]
         c = router.complete("judge_1", PromptSpec(system="s", user="hi"), ctx)
         assert c.records[-1]["outcome"] == "ok"
-        paths = [(r.path, (r.body or {}).get("model"), (r.body or {}).get("keep_alive")) for r in server.requests
-                 if r.path != "/api/ps"]
-        unload = paths.index(("/api/generate", "big:8b", 0))
-        second_chat = max(i for i, p in enumerate(paths) if p[0] == "/api/chat")
-        assert unload < second_chat
+        calls = [r for r in server.requests if r.path != "/api/ps"]
+        paths = [(r.path, (r.body or {}).get("model"), (r.body or {}).get("keep_alive")) for r in calls]
+        unload = calls[paths.index(("/api/generate", "big:8b", 0))]
+        second_chat = server.requests_to("/api/chat")[-1]
+        assert unload.index < second_chat.index
         # the second chat was sent only after /api/ps stopped listing the first model
-        ps_after_unload = [r for r in server.requests if r.path == "/api/ps" and r.index > server.requests[unload].index]
+        ps_after_unload = [r for r in server.requests if r.path == "/api/ps" and unload.index < r.index < second_chat.index]
         assert ps_after_unload, "release was not verified through /api/ps"
         assert server.loaded_models() == ["small:3b"]
         assert c.records[-1]["server_memory_bytes"] == 2_000_000_000

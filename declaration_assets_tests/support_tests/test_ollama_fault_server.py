@@ -167,10 +167,10 @@ def test_thinking_follows_the_think_flag():
         inline = httpx.post(f"{srv.base_url}/api/chat", json={"model": MODEL, "messages": MESSAGES, "stream": False})
         assert inline.json()["message"]["content"] == "<think>let me ponder</think> w0 w1 w2 w3 w4 w5"
         parsed = _chat(srv).choices[0].message  # litellm moves an inline <think> block to reasoning_content
-        assert "think" not in srv.requests[-1].body and "<think>" not in parsed.content
+        assert "think" not in srv.requests_to("/api/chat")[-1].body and "<think>" not in parsed.content
         assert parsed.reasoning_content == "let me ponder"
         off = _chat(srv, reasoning_effort="none").choices[0].message.content
-        assert srv.requests[-1].body["think"] is False and off == "w0 w1 w2 w3 w4 w5"
+        assert srv.requests_to("/api/chat")[-1].body["think"] is False and off == "w0 w1 w2 w3 w4 w5"
         raw = httpx.post(f"{srv.base_url}/api/chat", json={"model": MODEL, "messages": MESSAGES, "stream": False,
                                                           "think": True}).json()
         assert raw["message"] == {"role": "assistant", "content": "w0 w1 w2 w3 w4 w5", "thinking": "let me ponder"}
