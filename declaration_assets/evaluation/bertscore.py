@@ -30,6 +30,8 @@ MODEL_ENV = "DECLARATION_BERTSCORE_MODEL"  # path of a local model (e.g. roberta
 LAYERS_ENV = "DECLARATION_BERTSCORE_LAYERS"
 _CITATION_RE = re.compile(r"\[\s*Ex(?:hibit|\.)?\s[^\]]*\]", re.I)
 INTRODUCTION = "Introduction"
+#: a template section's other names in hand-written references (the draft's closing is titled "Attestation")
+KIND_TITLES = {"introduction": (INTRODUCTION,), "closing": ("Closing", "Attestation", "Oath", "Verification")}
 SKIPPED_REFERENCE_SECTIONS = {"exhibit list", "certificate of translation"}
 
 
@@ -123,10 +125,11 @@ def align_sections(draft: Draft, reference: Sequence[tuple[str, str]], titles: d
         title = titles.get(s.element_id or "", s.title) if s.kind == "element" else (
             INTRODUCTION if s.kind == "introduction" else s.title)
         key = s.element_id or s.kind
-        match = ref.get(fold(title))
-        if match and fold(title) not in used:
-            used.add(fold(title))
-            out.append(AlignedSection(key, match[0], clean(s.text()), match[1]))
+        names = [title, *KIND_TITLES.get(s.kind, ())]
+        found = next((fold(n) for n in names if fold(n) in ref and fold(n) not in used), None)
+        if found:
+            used.add(found)
+            out.append(AlignedSection(key, ref[found][0], clean(s.text()), ref[found][1]))
         else:
             out.append(AlignedSection(key, title, clean(s.text()), ""))
     for t, text in reference:

@@ -90,6 +90,17 @@ def test_alignment_by_title_and_length_weighted_aggregate():
     assert result.precision == pytest.approx(1.0)
 
 
+def test_the_attestation_pairs_with_the_references_closing():
+    draft = Draft(case_id="vawa-0001", model_config_name="default", case_type="vawa", declarant_name="X", language="en",
+                  prompt_version="t", exhibits=[], sections=[
+                      Section(kind="closing", title="Attestation", paragraphs=[words("c", 20)]),
+                  ])
+    reference = parse_reference("# Declaration of X\n\n## Closing\n\n" + words("c", 20) + "\n")
+    (closing,) = align_sections(draft, reference, {})
+    assert (closing.key, closing.title, closing.reference) == ("closing", "Closing", words("c", 20))
+    assert score_sections([closing], OverlapScorer()).sections[0].status == "scored"
+
+
 def test_real_bertscore_scores_beyond_the_512_token_cut():
     """With the offline MiniLM model: a difference after the first 512 tokens still lowers the score."""
     from declaration_assets_tests.guards.fixtures import REFERENCES
