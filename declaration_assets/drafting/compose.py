@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..cases.models import CaseRecord
 from ..extraction.models import DocumentInfo
+from ..guards.facts import WORD_RE, fold
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
 from . import prompts
@@ -248,6 +249,80 @@ def has_first_person(sentence: str) -> bool:
     return any(m.group(0) != "US" for m in _FIRST_PERSON_RE.finditer(strip_citations(sentence)))
 
 
+# Name particles that say nothing about who is meant ("Dela Cruz", "de la Torre").
+_NAME_PARTICLES = {"de", "del", "dela", "la", "las", "los", "da", "das", "do", "dos", "di", "van", "von", "y", "e"}
+# Singular only: a lease's or a joint letter's "we" may well include the declarant.
+_FIRST_PERSON_SINGULAR = {"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"}
+# "I, Lucía Montoya, ..." / "My name is ...": the passage is the declarant's own statement.
+_SELF_NAMING_RE = re.compile(r"\b(?:i,|my name is|me llamo|yo,)\s+([^\W\d_]+)")
+
+
+_HONORIFICS = ("ms", "mrs", "miss", "mr", "senora", "sra", "senorita", "srta", "sr", "dona", "don")
+
+
+def _name_text(text: str) -> str:
+    return " ".join(WORD_RE.findall(fold(text)))
+
+
+def declarant_name_words(record: CaseRecord) -> frozenset[str]:
+    """How a third party names the declarant, folded: her full name and aliases, her first given name, and an
+    honorific with a surname ("ms montoya"). Words another party's name shares are left out, and so are her middle
+    names alone (a church called "Nueva Esperanza" is not her). In her own voice she is "I", so a first-person
+    sentence that names her is someone else speaking about her."""
+    try:
+        own = record.declarant
+    except ValueError:
+        return frozenset()
+    others = {w for p in record.parties if p is not own for n in p.all_names() for w in WORD_RE.findall(fold(n))}
+    out: set[str] = set()
+    for name in own.all_names():
+        words = [w for w in WORD_RE.findall(fold(name)) if len(w) >= 3 and w not in _NAME_PARTICLES]
+        if not words:
+            continue
+        out.add(_name_text(name))
+        if words[0] not in others:
+            out.add(words[0])
+        for surname in words[1:]:
+            if surname not in others:
+                out.update(f"{h} {surname}" for h in _HONORIFICS)
+    return frozenset(n for n in out if n)
+
+
+def names_declarant(text: str, name_words: frozenset[str]) -> bool:
+    if not name_words:
+        return False
+    padded = f" {_name_text(strip_citations(text))} "
+    return any(f" {n} " in padded for n in name_words)
+
+
+def _inside_quotes(text: str, pos: int) -> bool:
+    before = text[:pos]
+    return before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
+
+
+def borrowed_voice(sentence: str, passage: str, name_words: frozenset[str], span: int = 4) -> bool:
+    """True when `sentence` repeats a first-person clause ("I was present at ...") of a passage whose author is
+    someone else: the passage speaks of the declarant in the third person (by name, or as the client, applicant,
+    victim ...), and the clause is not a quotation of her words there. A counselor's, officer's or attorney's "I"
+    is theirs, not the declarant's."""
+    folded = fold(passage)
+    if not (_THIRD_PERSON_DECLARANT_RE.search(folded) or names_declarant(folded, name_words)):
+        return False
+    if any(m.group(1) in name_words for m in _SELF_NAMING_RE.finditer(folded)):
+        return False
+    words = WORD_RE.findall(fold(strip_citations(sentence)))
+    tokens = list(WORD_RE.finditer(folded))
+    plain = [t.group(0) for t in tokens]
+    for i, w in enumerate(words):
+        if w not in _FIRST_PERSON_SINGULAR or i + span > len(words):
+            continue
+        clause = words[i:i + span]
+        for j in range(len(plain) - span + 1):
+            if plain[j:j + span] == clause and not _inside_quotes(folded, tokens[j].start()):
+                return True
+    return False
+
+
 def is_chatter(sentence: str) -> bool:
     s = strip_citations(sentence).strip(" \"'\u201c\u201d")
     return bool(_CHATTER_RE.match(s)) or "passage" in s.lower() or "[label" in s.lower()
@@ -334,12 +409,15 @@ def compose_paragraph(
     valid: set[Citation],
     *,
     min_words: int = 4,
+    declarant_names: frozenset[str] = frozenset(),
 ) -> ComposedParagraph:
     """Make one paragraph out of a model answer written from `evidence`.
 
     `valid` holds the citations that exist in the case; only those of `evidence` (what the model was shown)
     are kept. Every kept sentence is in the first person, shares most of its content words with one of the
-    passages, and carries at least one citation (its source passage's when the model gave no valid one).
+    passages, and carries at least one citation (its source passage's when the model gave no valid one). With
+    `declarant_names` (see `declarant_name_words`), a sentence that names the declarant, or repeats the "I" of a
+    passage written about her by someone else, is dropped as `third_party_voice`.
     """
     allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
     evidence_text = "\n".join(sc.chunk.text for sc in evidence)
@@ -358,6 +436,9 @@ def compose_paragraph(
         if _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
             result.dropped["not_first_person"] += 1
             continue
+        if names_declarant(body, declarant_names):
+            result.dropped["third_party_voice"] += 1
+            continue
         if unsupported_tokens(body, evidence_text):
             result.dropped["unsupported_name_or_number"] += 1
             continue
@@ -369,6 +450,9 @@ def compose_paragraph(
         source = best_source(body, evidence)
         if source is None:
             result.dropped["unsupported"] += 1
+            continue
+        if borrowed_voice(body, source.chunk.text, declarant_names):
+            result.dropped["third_party_voice"] += 1
             continue
         good = [c for c in cites if c in allowed]
         result.citations_removed += [c.label() for c in cites if c not in allowed]

@@ -19,6 +19,7 @@ from .compose import (
     build_exhibits,
     closing,
     compose_paragraph,
+    declarant_name_words,
     evidence_line,
     existing_citations,
     gap_paragraph,
@@ -70,6 +71,7 @@ def draft_element(
     ctx: CallContext,
     valid: set[Citation],
     settings: DraftSettings,
+    declarant_names: frozenset[str] = frozenset(),
 ) -> ElementResult:
     """One element's section: a paragraph per batch of evidence, or a gap marker saying why there is none."""
     if not evidence:
@@ -101,7 +103,7 @@ def draft_element(
         used = group[: completion.evidence_used] if completion.evidence_used else []
         evidence_dropped += completion.evidence_dropped
         used_ids += [sc.chunk.chunk_id for sc in used]
-        para = compose_paragraph(completion.text, used, valid)
+        para = compose_paragraph(completion.text, used, valid, declarant_names=declarant_names)
         dropped.update(para.dropped)
         removed += para.citations_removed
         attributed += para.attributed
@@ -162,6 +164,7 @@ def build_draft(
     """The whole declaration: deterministic introduction, one drafted section per element (file order), closing."""
     exhibits = build_exhibits(documents)
     valid = existing_citations(exhibits)
+    names = declarant_name_words(record)
     start = time.monotonic()
     n = len(requirements.elements)
     sections = [introduction(record, requirements)]
@@ -169,7 +172,7 @@ def build_draft(
     for i, element in enumerate(requirements.elements, start=1):
         log(f"section {i} of {n} ({element.id}): retrieving, {time.monotonic() - start:.1f}s elapsed")
         evidence = gather_evidence(element.queries, search, settings.evidence_per_element)
-        res = draft_element(element, evidence, client, ctx, valid, settings)
+        res = draft_element(element, evidence, client, ctx, valid, settings, names)
         res.retrieved = len(evidence)
         results[element.id] = res
         sections.append(res.section)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .. import settings
 from ..cases.storage import CaseStorage
+from ..drafting.compose import declarant_name_words
 from ..drafting.models import Draft
 from ..exports.provenance import make_provenance
 from ..exports.write import write_declaration_version
@@ -108,6 +109,7 @@ def guarded_declaration(
         result = rewrite_flagged(
             draft, draft_report, judge_scores, extracted_text, client=llm, ctx=ctx, guard=guard,
             must_show={e.id: e.must_show for e in requirements.elements}, settings=rw,
+            declarant_names=declarant_name_words(record),
         )
     status = "READY" if result.report.ready else "NOT READY"
     reasons = result.report.reasons()

@@ -225,3 +225,41 @@ def test_form_numbers_prompt_echoes_and_client_notes_are_not_the_declarants_voic
     para = compose_paragraph(answer, evidence, VALID)
     assert para.text == "" and para.dropped == {"chatter": 1, "not_first_person": 1}
     assert country_phrase("Philippines") == "the Philippines" and country_phrase("Colombia") == "Colombia"
+
+
+def test_a_third_partys_i_is_not_the_declarants_voice():
+    from declaration_assets.drafting.compose import borrowed_voice, declarant_name_words, names_declarant
+    from declaration_assets.retrieval.models import Chunk
+
+    letter = ('I was present at her intake interview at the shelter on May 2, 2023. Ms. Montoya told me, '
+              '"I was afraid he would kill me that night." She has attended every session since.')
+    evidence = [ScoredChunk(chunk=Chunk(chunk_id="A-p2-0", document="01-intake.pdf", exhibit="A", page=2, start=0,
+                                        end=len(letter), text=letter), score=1.0, rank=1)]
+    names = declarant_name_words(record())
+    assert {"lucia montoya", "lucia", "ms montoya"} <= names and "montoya" not in names
+    answer = ("I was present at her intake interview at the shelter on May 2, 2023. "
+              "I was afraid he would kill me that night. "
+              "Ms. Montoya told me she was afraid that night at the shelter.")
+    para = compose_paragraph(answer, evidence, VALID, declarant_names=names)
+    assert para.text == "I was afraid he would kill me that night [Ex. A, p. 2]."
+    assert para.dropped == {"third_party_voice": 2}
+    # Without the names the counselor's "I" would pass as the declarant's.
+    assert compose_paragraph(answer, evidence, VALID).sentences == 3
+    # The declarant's own notes (no one named in the third person) lend her their "I".
+    own = "I was present at the hearing on May 2, 2023 and I was afraid."
+    assert not borrowed_voice("I was present at the hearing on May 2, 2023.", own, names)
+    # A name another party shares (the abuser's surname in an alias) is not taken for the declarant's.
+    shared = record().model_copy(update={"parties": (
+        record().parties[0].model_copy(update={"aliases": ("Lucia Benitez",)}), record().parties[1])})
+    assert "ms montoya" in declarant_name_words(shared) and "ms benitez" not in declarant_name_words(shared)
+    # Nor is a middle name alone: "Nueva Esperanza" is a church.
+    church = record().model_copy(update={"parties": (
+        record().parties[0].model_copy(update={"name": "Lucia Esperanza Montoya"}), record().parties[1])})
+    assert not names_declarant("I met Ricardo at Iglesia Nueva Esperanza.", declarant_name_words(church))
+    assert names_declarant("I saw Lucía and Ms. Montoya.", declarant_name_words(church))
+    # Her own earlier statement names her too, as its author.
+    sworn = "I, Lucia Montoya, was present at the hearing on May 2, 2023."
+    assert not borrowed_voice("I was present at the hearing on May 2, 2023.", sworn, names)
+    # A lease's "we" (the tenants) includes her.
+    lease = "Tenants: Ricardo Benitez and Lucia Montoya. We moved in on July 1, 2019."
+    assert not borrowed_voice("We moved in on July 1, 2019.", lease, names)

@@ -224,3 +224,8 @@ def test_a_rewrite_is_held_to_the_drafting_voice_checks():
     ok = "I signed the contract in March 2022 [Ex. B, p. 2]. He kept my passport [Ex. B, p. 9]."
     assert voice_checked(ok, valid, dropped) == "I signed the contract in March 2022 [Ex. B, p. 2]. He kept my passport."
     assert dropped == Counter({"not_first_person": 2, "chatter": 1, "no_valid_citation": 1})
+    # A paragraph naming the declarant is someone else speaking about her (she is "I" in her declaration).
+    counselor = "I met Maricel at the shelter [Ex. A, p. 1]. I saw that she was afraid."
+    assert voice_checked(counselor, valid, dropped) == counselor
+    assert voice_checked(counselor, valid, dropped, declarant_names=frozenset({"maricel"})) == ""
+    assert dropped["third_party_voice"] == 1
