@@ -10,6 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+# Per-server call slots (lock files) of this session, shared with the processes the tests start.
+os.environ.setdefault("DECLARATION_SLOTS_DIR", __import__("tempfile").mkdtemp(prefix="declaration-slots-"))
 
 from pathlib import Path  # noqa: E402
 

@@ -31,6 +31,7 @@ from .models import CallContext, Completion, LLMFailure, PromptSpec
 from .privacy_gate import PrivacyRefusal, protect_prompt
 from .records import FATAL, RETRYABLE, CallLog, CallRecord, now
 from .routing import Deployment, RoutingFile
+from .slots import ServerSlots
 from .tokens import TokenCounter, fit_prompt, ollama_num_ctx
 from .transport import AttemptError, StreamResult, stream_completion, strip_thinking, warm_up
 
@@ -52,22 +53,23 @@ class BudgetExhausted(LLMFailure):
 
 
 class _ServerPools:
-    """Concurrency pools per server (api_base), sized from the routing file, shared by every router in the process."""
+    """Concurrency slots per server (api_base), sized from the routing file: shared by every router in the
+    process, and through lock files (`slots.py`) by every process on the host."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pools: dict[str, threading.BoundedSemaphore] = {}
+        self._pools: dict[str, ServerSlots] = {}
         self._sizes: dict[str, int] = {}
         self.switch_locks: dict[str, threading.Lock] = {}
 
-    def pool(self, dep: Deployment) -> threading.BoundedSemaphore:
+    def pool(self, dep: Deployment) -> ServerSlots:
         key = dep.server_key
         with self._lock:
             size = min(dep.max_concurrency, self._sizes.get(key, dep.max_concurrency))
             if key not in self._pools or self._sizes[key] != size:
                 # A smaller size from another deployment on the same server wins; a live pool is never shrunk
-                # under a holder (the new semaphore serves new callers).
-                self._pools[key] = threading.BoundedSemaphore(size)
+                # under a holder (the new slots serve new callers).
+                self._pools[key] = ServerSlots(key, size)
                 self._sizes[key] = size
             self.switch_locks.setdefault(key, threading.Lock())
             return self._pools[key]

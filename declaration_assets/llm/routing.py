@@ -126,7 +126,7 @@ class Deployment(_Strict):
     )
     tokenizer: Tokenizer = "estimate"
     estimate_margin: float = Field(default=0.15, ge=0, le=1, description="safety margin on estimated token counts")
-    max_concurrency: int = Field(default=1, ge=1, description="concurrent calls to this deployment's server")
+    max_concurrency: int = Field(default=1, ge=1, description="concurrent calls to this deployment's server, kept across every process on the host")
     deadlines: Deadlines = Field(default_factory=Deadlines)
     retry: Retry = Field(default_factory=Retry)
     cooldown: Cooldown = Field(default_factory=Cooldown)

@@ -23,7 +23,10 @@ LLM_RETRY_POLICY = dg.RetryPolicy(
     jitter=dg.Jitter.PLUS_MINUS,
 )
 
-# Concurrency pools: one per local model server, named `llm_<deployment>` after the routing file's deployment.
+# Concurrency pools. Calls per model server are limited by the router itself (`llm/slots.py`, from each
+# deployment's max_concurrency, across processes on a host). The pool limits LLM *steps* across the instance:
+# an asset's pool is fixed when the code loads, while the server a step calls depends on its partition, so all
+# LLM assets share one. `llm_pool` names a pool for a server, for a code location that gives a server its own.
 # Limits are set per instance (dagster.yaml `concurrency.pools`, or `dagster instance concurrency set`).
 POOL_PREFIX = "llm_"
 LLM_POOL = "llm_embedded"  # the packaged embedded llama.cpp server
