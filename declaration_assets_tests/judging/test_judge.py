@@ -113,19 +113,25 @@ def test_call_failures_and_gaps_are_unscorable_never_a_crash():
 
 
 def test_judges_run_concurrently():
+    """Judges' calls are in flight together (counted, not timed: the speed-up is measured by bench_judges.py)."""
+    lock = threading.Lock()
+    state = {"active": 0, "peak": 0}
+
     def slow(role, prompt):
+        with lock:
+            state["active"] += 1
+            state["peak"] = max(state["peak"], state["active"])
         time.sleep(0.08)
+        with lock:
+            state["active"] -= 1
         return answer(4)
 
     draft = make_draft()
-    t0 = time.monotonic()
     run(FakeLLM(default=slow), draft=draft, settings=JudgeSettings(concurrent=False))
-    sequential = time.monotonic() - t0
-    t0 = time.monotonic()
+    assert state["peak"] == 1
+    state["peak"] = 0
     outcome = run(FakeLLM(default=slow), draft=draft, settings=JudgeSettings(concurrent=True))
-    concurrent = time.monotonic() - t0
-    assert sequential >= 15 * 0.08
-    assert concurrent < sequential * 0.6 and outcome.wall_s <= concurrent
+    assert state["peak"] >= 2 and outcome.wall_s > 0
 
 
 def test_fewer_than_three_judges_is_refused():

@@ -116,7 +116,7 @@ def test_budget_is_shared_and_names_the_asset_when_exhausted(make_router, ctx, s
     t0 = time.monotonic()
     with router.budget(0.8, "draft of vawa-0001"), pytest.raises(BudgetExhausted) as err:
         router.complete("drafter", PROMPT, ctx)
-    assert time.monotonic() - t0 < 0.8 + 0.6
+    assert time.monotonic() - t0 < 0.8 + 2.0  # the deployment alone would wait 5 s for a first token
     msg = str(err.value)
     assert "draft:" in msg and "draft of vawa-0001" in msg and "drafter" in msg and "'a'" in msg
     assert err.value.records[-1]["outcome"] == "budget_exhausted"

@@ -22,7 +22,7 @@ from declaration_assets_tests.support.fault_servers import Latency, Mode, OpenAI
 
 from .conftest import deployment, routes
 
-MARGIN_S = 0.6  # scheduling slack on a busy 2-core machine
+MARGIN_S = 1.0  # scheduling slack on a busy 2-core machine; the outcome records tell which deadline tripped
 PROMPT = PromptSpec(system="You write declarations.", user="Say hello.", max_tokens=32)
 
 
@@ -159,7 +159,7 @@ def test_permanent_error_fails_fast_without_fallback(make_router, ctx, backup, s
         t0 = time.monotonic()
         with pytest.raises(LLMFailure, match=rf"failed permanently: {error}") as err:
             router.complete("drafter", PROMPT, ctx)
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 3.0
     assert [r["outcome"] for r in err.value.records] == ["permanent_error"]
     assert _chat_requests(backup) == []
 

@@ -122,7 +122,7 @@ def test_stream_timeout_trips_on_hang_and_stall_and_closes_the_connection(server
     with pytest.raises(Exception) as caught:
         _stream_text(server, stream_timeout=deadline)
     elapsed = time.monotonic() - started
-    assert deadline - 0.05 <= elapsed <= deadline + 1.0
+    assert deadline - 0.05 <= elapsed <= deadline + 2.0
     error = caught.value
     # A stall after the first chunk surfaces as MidStreamFallbackError wrapping the Timeout.
     assert isinstance(error, litellm.Timeout) or isinstance(getattr(error, "original_exception", None), litellm.Timeout)
