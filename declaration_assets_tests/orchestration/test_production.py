@@ -196,3 +196,75 @@ def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, mot
         assert client.head_object(Bucket="declaration", Key=key)["ServerSideEncryption"] == "AES256"
     finally:
         instance.dispose()
+
+
+@pytest.mark.timeout(600)
+def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint, postgres):
+    """The project's own assets and production resources (S3 cases, encrypted S3 values, PostgreSQL storage):
+    every value is pickled to S3 by one step and read back by the next, as separate processes would."""
+    import pickle
+
+    from declaration_assets import settings
+    from declaration_assets.definitions import defs as root
+    from declaration_assets.evaluation.models import EvalReport
+    from declaration_assets.llm.resources import LLMRouter
+    from declaration_assets.orchestration import jobs
+    from declaration_assets.orchestration.defs import profile_resources
+    from declaration_assets.retrieval.embeddings import Embedder
+
+    from ..support.fault_servers import Latency, OpenAIFaultServer
+
+    client = s3_client(moto_endpoint)
+    client.create_bucket(Bucket="declaration")
+    upload_case(client, "declaration", "inbox", "vawa-0001", case_files("vawa-0001"))
+    for name, value in {"OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
+                        "CALL_LOG_PATH": tmp_path / "calls.jsonl", "REFERENCES_DIR": tmp_path / "references"}.items():
+        monkeypatch.setattr(settings, name, value)
+    for k, v in {"DECLARATION_PROFILE": "production", "DECLARATION_S3_BUCKET": "declaration",
+                 "DECLARATION_S3_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(k, v)
+
+    production = yaml.safe_load((REPO / "deploy" / "production" / "dagster.yaml").read_text())
+    production["storage"]["postgres"]["postgres_db"]["params"] = {"sslmode": "disable"}
+    production["compute_logs"]["config"]["endpoint_url"] = moto_endpoint
+    home = write_dagster_home(tmp_path / "home", overrides=production)
+    for k, v in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(postgres.port), "DAGSTER_PG_USER": "postgres",
+                 "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "dagster"}.items():
+        monkeypatch.setenv(k, v)
+
+    reply = "I married him on 2015-06-01 [Ex. A, p. 1]."
+    with OpenAIFaultServer(latency=Latency(tokens=12), reply=reply) as server:
+        monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", f"{server.base_url}/v1")
+        resources = profile_resources()
+        assert type(resources["io_manager"]).__name__ == "EncryptedS3PickleIOManager"
+        defs = dg.Definitions(
+            assets=list(root.assets), asset_checks=list(root.asset_checks or []),
+            jobs=[jobs.ingest_job, jobs.declaration_job],
+            resources={**resources, "embedder": Embedder(cache_dir=str(tmp_path / "cache" / "embeddings")),
+                       "llm": LLMRouter(use_cache=False, call_log_path=str(tmp_path / "calls.jsonl"))},
+        )
+        instance = dg.DagsterInstance.from_config(str(home))
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            instance.add_dynamic_partitions("cases", ["vawa-0001"])
+            ingest = defs.resolve_job_def(jobs.INGEST_JOB).execute_in_process(
+                instance=instance, partition_key="vawa-0001", raise_on_error=False)
+            assert ingest.success, [e.message for e in ingest.all_events if e.is_failure]
+            declaration = defs.resolve_job_def(jobs.DECLARATION_JOB).execute_in_process(
+                instance=instance, partition_key="vawa-0001|default", raise_on_error=False)
+            assert declaration.success, [e.message for e in declaration.all_events if e.is_failure]
+            assert len(instance.get_runs()) == 2
+            for asset in jobs.DECLARATION_ASSETS:
+                assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {"vawa-0001|default"}
+        finally:
+            instance.dispose()
+    assert server.requests_to("/chat/completions"), "the LLM assets called the configured server"
+
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket="declaration", Prefix="declaration_assets/")["Contents"]}
+    expected = {"declaration_assets/extracted_text/vawa-0001", "declaration_assets/chunk_index/vawa-0001"} | {
+        f"declaration_assets/{a}/vawa-0001/default" for a in jobs.DECLARATION_ASSETS}
+    assert expected <= keys, sorted(keys)
+    for key in expected:
+        assert client.head_object(Bucket="declaration", Key=key)["ServerSideEncryption"] == "AES256"
+    report = pickle.loads(client.get_object(Bucket="declaration", Key="declaration_assets/eval_report/vawa-0001/default")["Body"].read())
+    assert isinstance(report, EvalReport) and report.case_id == "vawa-0001"
