@@ -2,8 +2,10 @@
 
 The orchestration tests exercise sensors, jobs, runs, backfills and storage; these assets stand in for the
 pipeline's (no model server, no embedding model) while keeping keys, partitions, mappings and resources, so the
-same jobs and sensors of `declaration_assets.orchestration` run against them. Loaded by the daemon and webserver
-tests through a workspace file (`python_module: declaration_assets_tests.orchestration.stand_in_defs`).
+same jobs and sensors of `declaration_assets.orchestration` run against them. Loaded by the daemon tests through
+a workspace file (`python_module: declaration_assets_tests.orchestration.stand_in_defs`), where every run and step
+is a new process and the real assets' imports would dominate the test's time. The real assets run on the
+production storage in `test_production.py`, through both runs in `test_real_pipeline.py`, and in the UI test.
 """
 
 

@@ -7,10 +7,10 @@ import dagster as dg
 import pytest
 
 from declaration_assets import settings
-from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.orchestration import jobs, sensors
 
 from ..support.fault_servers import Latency, OpenAIFaultServer
+from .real_defs import REPLY, isolate, project_defs
 
 pytestmark = pytest.mark.integration
 
@@ -19,29 +19,11 @@ CASE = "tvisa-0001"
 
 @pytest.mark.timeout(600)
 def test_real_assets_flow_through_both_runs(tmp_path, monkeypatch):
-    from declaration_assets.definitions import defs as root
-    from declaration_assets.llm.resources import LLMRouter
-    from declaration_assets.retrieval.embeddings import Embedder
-
     inbox = tmp_path / "inbox"
     shutil.copytree(settings.CASES_DIR / CASE, inbox / CASE)
-    for name, value in {"INBOX_DIR": inbox, "OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
-        monkeypatch.setattr(settings, name, value)
-
-    reply = "I was recruited with false promises and my passport was taken [Ex. A, p. 1]."
-    with OpenAIFaultServer(latency=Latency(tokens=16), reply=reply) as server:
-        monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", f"{server.base_url}/v1")
-        defs = dg.Definitions(
-            assets=list(root.assets),
-            asset_checks=list(root.asset_checks or []),
-            jobs=[jobs.ingest_job, jobs.declaration_job],
-            resources={
-                "case_storage": LocalCaseStorage(roots=[str(inbox)]),
-                "embedder": Embedder(cache_dir=str(tmp_path / "cache" / "embeddings")),
-                "llm": LLMRouter(use_cache=False, call_log_path=str(tmp_path / "calls.jsonl")),
-            },
-        )
+    with OpenAIFaultServer(latency=Latency(tokens=16), reply=REPLY) as server:
+        isolate(monkeypatch, tmp_path, inbox, f"{server.base_url}/v1")
+        defs = project_defs(tmp_path, inbox)
         with dg.instance_for_test() as instance:
             cursor = None
             for _ in range(2):  # first sight, then stable

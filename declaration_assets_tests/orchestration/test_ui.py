@@ -10,10 +10,11 @@ import dagster as dg
 import httpx
 import pytest
 
-from declaration_assets import settings
 from declaration_assets.orchestration import backfill, jobs
 
+from ..support.fault_servers import Latency, OpenAIFaultServer
 from .casefiles import write_case
+from .real_defs import REPLY, isolate, project_defs
 from .services import BIN, Service, free_port, service_env, wait_for, write_dagster_home, write_workspace
 
 pytestmark = pytest.mark.integration
@@ -44,20 +45,22 @@ def page_text(driver) -> str:
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()), reason="Debian chromium/chromedriver missing")
 def test_ui_shows_asset_graph_and_eval_report_partition(tmp_path, monkeypatch):
+    """The project's own code location in the webserver, over a case its real assets materialized."""
     inbox = tmp_path / "inbox"
     write_case(inbox, "vawa-0001")
     home = write_dagster_home(tmp_path / "home", overrides={"telemetry": {"enabled": False}})
-    monkeypatch.setattr(settings, "INBOX_DIR", inbox)
-    from . import stand_in_defs
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        ingest, declaration = jobs.run_case_in_process(stand_in_defs.build_defs(), instance, "vawa-0001", "default")
-        assert declaration is not None and declaration.success
+    with OpenAIFaultServer(latency=Latency(tokens=12), reply=REPLY) as server:
+        isolate(monkeypatch, tmp_path, inbox, f"{server.base_url}/v1", references=tmp_path / "references")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            ingest, declaration = jobs.run_case_in_process(project_defs(tmp_path, inbox), instance, "vawa-0001", "default")
+            assert declaration is not None and declaration.success
 
     port = free_port()
     web = Service(
-        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(write_workspace(tmp_path / "workspace.yaml"))],
-        service_env(home, DECLARATION_INBOX_DIR=str(inbox)),
+        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w",
+         str(write_workspace(tmp_path / "workspace.yaml", module="declaration_assets.definitions"))],
+        service_env(home, DECLARATION_INBOX_DIR=str(inbox), DECLARATION_OUTPUTS_DIR=str(tmp_path / "outputs"),
+                    DECLARATION_CACHE_DIR=str(tmp_path / "cache")),
         tmp_path / "webserver.log",
     )
     profile = Path(tempfile.mkdtemp(prefix="declaration-chromium-"))
@@ -89,8 +92,9 @@ def test_ui_shows_asset_graph_and_eval_report_partition(tmp_path, monkeypatch):
             assert group in text
 
         driver.get(f"{base}/assets/eval_report?partition={quote('vawa-0001|default')}")
-        wait_for(lambda: "judge_score" in page_text(driver), 90, 1, what="eval_report partition metadata")
-        assert "vawa-0001" in page_text(driver)
+        wait_for(lambda: "judge_mean" in page_text(driver), 90, 1, what="eval_report partition metadata")
+        text = page_text(driver)
+        assert "vawa-0001" in text and "guard_serious" in text and "llm_latency_s" in text
 
         # The documented GraphQL path of the backfill command, against this webserver.
         backfill_id = backfill.submit_backfill_graphql(f"{base}/graphql", ["vawa-0001"], ["default"])

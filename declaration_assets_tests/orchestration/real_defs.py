@@ -1,0 +1,45 @@
+"""The project's own Definitions for tests that run the real assets in process: every LLM role is served by a
+local OpenAI-compatible test server (through DECLARATION_EMBEDDED_API_BASE, as the packaged routes read it), and
+every place the project writes to is moved under the test's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from declaration_assets import settings
+from declaration_assets.cases.storage import LocalCaseStorage
+from declaration_assets.orchestration import jobs
+
+REPLY = "I was recruited with false promises and my passport was taken [Ex. A, p. 1]."
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, inbox: Path, api_base: str, *,
+            references: Path | None = None) -> None:
+    """Point inbox, outputs, caches and the call log at `tmp_path`, and the embedded route at `api_base`."""
+    for name, value in {"INBOX_DIR": inbox, "OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
+                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
+        monkeypatch.setattr(settings, name, value)
+    if references is not None:
+        monkeypatch.setattr(settings, "REFERENCES_DIR", references)
+    monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", api_base)
+
+
+def project_defs(tmp_path: Path, inbox: Path) -> dg.Definitions:
+    """The root Definitions' assets and checks with the two jobs, reading cases from `inbox`."""
+    from declaration_assets.definitions import defs as root
+    from declaration_assets.llm.resources import LLMRouter
+    from declaration_assets.retrieval.embeddings import Embedder
+
+    return dg.Definitions(
+        assets=list(root.assets),
+        asset_checks=list(root.asset_checks or []),
+        jobs=[jobs.ingest_job, jobs.declaration_job],
+        resources={
+            "case_storage": LocalCaseStorage(roots=[str(inbox)]),
+            "embedder": Embedder(cache_dir=str(tmp_path / "cache" / "embeddings")),
+            "llm": LLMRouter(use_cache=False, call_log_path=str(tmp_path / "calls.jsonl")),
+        },
+    )
