@@ -102,6 +102,8 @@ MUTATIONS = {
     "exhibit": ({"unknown_exhibit"}, None),
     "placeholder": ({"placeholder"}, lambda rng, s: f"I told {rng.choice(['[NAME]', '<PERSON_1>', '{evidence}', 'TODO', '[insert date]'])} about it"),
     "element": ({"missing_element"}, None),
+    # last, so the kinds above draw the same random numbers as before it was added
+    "date_elsewhere": ({"date_not_on_cited_page"}, None),
 }
 
 
@@ -137,6 +139,15 @@ def mutate(sample: Sample, kind: str, rng: random.Random) -> tuple[Draft, str]:
     if kind == "exhibit":
         text = f"[Ex. {chr(ord(letters[-1]) + rng.randint(1, 5))}, p. 1]"
         target.paragraphs.append(f"It is written there {text}.")
+        return d, text
+    if kind == "date_elsewhere":
+        # A date of the record, cited to a page that does not show it: the date of one event given to another.
+        on_pages = sorted({d for days in sample.facts.page_days.values() for d in days})
+        day = rng.choice(on_pages)
+        pages = [(e, 1) for e in letters if day not in sample.facts.page_days.get((e, 1), set())]
+        ex, page = rng.choice(pages)
+        text = f"On {day.strftime('%B')} {day.day}, {day.year} it happened"
+        target.paragraphs.append(f"{text} [Ex. {ex}, p. {page}].")
         return d, text
     expected_rules, build = MUTATIONS[kind]
     text = build(rng, sample)

@@ -59,7 +59,8 @@ DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])")),
     ("numeric", re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")),
     ("month_day_year", re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+(\d{{4}})\b", re.I)),
-    ("day_month_year", re.compile(rf"\b{_DAY}\s+(?:of\s+|de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?(\d{{4}})\b", re.I)),
+    # "14 March 2019", "14 de marzo de 2019", and the certificates' "the 14th day of June, 2012"
+    ("day_month_year", re.compile(rf"\b{_DAY}\s+(?:day\s+of\s+|of\s+|de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?(\d{{4}})\b", re.I)),
 ]
 MONTH_YEAR_PATTERN = re.compile(rf"\b{_MONTH},?\s+(?:of\s+|de\s+|del\s+)?(\d{{4}})\b", re.I)
 
@@ -186,6 +187,7 @@ class CaseFacts:
     ids: set[str]  # upper-case alphanumerics of every ID-like token
     id_digits: set[str]
     exhibits: dict[str, int] = field(default_factory=dict)  # exhibit letter -> page count
+    page_days: dict[tuple[str, int], set[date]] = field(default_factory=dict)  # (exhibit, page) -> its dates
 
 
 def _record_strings(record: CaseRecord) -> list[str]:
@@ -223,6 +225,13 @@ def build_case_facts(
     lowercase_words = {m.group(0).casefold() for m in WORD_RE.finditer(without_addresses) if m.group(0).islower()}
     if exhibits is None:
         exhibits = {d.exhibit: d.pages for d in extracted.documents} if extracted is not None else {}
+    page_days: dict[tuple[str, int], set[date]] = {}
+    if extracted is not None:
+        letters = {d.name: d.exhibit for d in extracted.documents}
+        for page in extracted.pages:
+            if letters.get(page.document):
+                key = (letters[page.document], page.page)
+                page_days.setdefault(key, set()).update(x for m in find_dates(page.text) for x in m.days)
     return CaseFacts(
         text=fold(raw),
         address_text=normalise_address(raw),
@@ -236,4 +245,5 @@ def build_case_facts(
         ids=ids,
         id_digits={digits(i) for i in ids},
         exhibits=dict(exhibits),
+        page_days=page_days,
     )

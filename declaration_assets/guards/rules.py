@@ -1,7 +1,8 @@
 """Deterministic guard rules: what no model can be trusted with.
 
 Every rule is a pure function `(draft, facts, ...) -> list[Finding]`; `run_guards` applies them all.
-- names, dates, addresses, phones, emails and ID numbers in the text occur in the case record;
+- names, dates, addresses, phones, emails and ID numbers in the text occur in the case record, and a full date
+  appears on a page its sentence cites;
 - each required legal element has a section with at least one citation, and every citation points to an
   exhibit and page that exist;
 - no placeholder or template token leaks;
@@ -200,6 +201,60 @@ def check_dates(draft: Draft, facts: CaseFacts) -> list[Finding]:
                 out.append(Finding(rule="month_not_in_record", severity="warning", section_key=para.section_key,
                                    evidence=para.span(d.start, d.end),
                                    message=f"no date of the case record falls in {d.text!r}"))
+    return out
+
+
+# A sentence ends at . ! or ? followed by a space, unless the period closes an abbreviation or an initial.
+_STOP_RE = re.compile(r"(\S*?)([.!?])[\"'\u201d\u2019)]*\s")
+_ABBREVIATIONS = {"apt", "st", "ave", "blvd", "rd", "dr", "mr", "mrs", "ms", "jr", "sr", "no", "ex", "p", "pp",
+                  "inc", "co", "corp", "u.s", "a.m", "p.m", "dept", "ste", "mt", "ft", "vs", "etc", "approx"}
+
+
+def _ends_sentence(segment: str) -> bool:
+    for m in _STOP_RE.finditer(segment):
+        word = m.group(1).lstrip("(\"'\u201c").lower()
+        if m.group(2) != "." or (word not in _ABBREVIATIONS and not (len(word) == 1 and word.isalpha())):
+            return True
+    return False
+
+
+def cited_pages_after(text: str, pos: int) -> list[tuple[str, int]] | None:
+    """The pages cited by the sentence that `pos` is in: the citation blocks that follow it before the sentence
+    ends (adjacent blocks together). None when the sentence carries no citation after `pos`."""
+    cites = [c for c in find_citations(text) if c.start >= pos]
+    if not cites:
+        return None
+    first = cites[0]
+    if _ends_sentence(CITATION_BLOCK_RE.sub(" ", text[pos:first.start])):
+        return None  # the sentence ended before its first citation: the citation belongs to the next one
+    pages: list[tuple[str, int]] = []
+    end = first.start
+    for c in cites:
+        if text[end:c.start].strip(" ;,"):
+            break
+        pages += [(c.exhibit, p) for p in c.pages if c.exhibit]
+        end = c.end
+    return pages
+
+
+def check_cited_dates(draft: Draft, facts: CaseFacts) -> list[Finding]:
+    """A full date must appear on a page its sentence cites: a date of the record tied to the wrong event (the
+    protective order's date given as the wedding's) is otherwise invisible to `check_dates`."""
+    if not facts.page_days:
+        return []
+    out: list[Finding] = []
+    for para in paragraphs(draft):
+        for d in find_dates(para.text):
+            if not d.days or not (d.days & facts.days):
+                continue  # not a full date, or not in the record at all (check_dates reports that)
+            pages = cited_pages_after(para.text, d.end)
+            known = [p for p in pages or () if p in facts.page_days]
+            if not known or any(d.days & facts.page_days[p] for p in known):
+                continue
+            cited = "; ".join(f"Ex. {e}, p. {n}" for e, n in known)
+            out.append(Finding(rule="date_not_on_cited_page", severity="warning", section_key=para.section_key,
+                               evidence=para.span(d.start, d.end),
+                               message=f"the date {d.text!r} is in the record but not on the page it cites ({cited})"))
     return out
 
 
@@ -408,6 +463,7 @@ def run_guards(
         + check_citations(draft, facts)
         + check_placeholders(draft)
         + check_dates(draft, facts)
+        + check_cited_dates(draft, facts)
         + check_numbers(draft, facts)
         + check_names(draft, facts)
         + check_length(draft, bounds)

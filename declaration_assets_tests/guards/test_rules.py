@@ -75,6 +75,28 @@ def test_wrong_date_is_flagged_but_other_formats_of_record_dates_pass(clean, rec
     assert [f.evidence.text for f in dates] == ["March 3, 2020"]
 
 
+def test_a_record_date_tied_to_the_wrong_evidence_is_a_warning(clean, record, extracted):
+    # January 24, 2023 is in the record (the protective order), but the marriage certificate does not show it.
+    _add(clean, "qualifying_relationship", "Rodrigo and I were married on June 18, 2016 [Ex. B, p. 2].")
+    assert "date_not_on_cited_page" not in _rules(guard_draft(clean, record, extracted))
+    _add(clean, "qualifying_relationship", "Rodrigo and I were married on January 24, 2023 [Ex. B, p. 2]. "
+                                           "The hearing was on January 24, 2023 [Ex. F, p. 1].")
+    report = guard_draft(clean, record, extracted)
+    wrong = [f for f in report.findings if f.rule == "date_not_on_cited_page"]
+    assert [(f.evidence.text, f.severity) for f in wrong] == [("January 24, 2023", "warning")]
+    assert "Ex. B, p. 2" in wrong[0].message and "date_not_in_record" not in _rules(report)
+
+
+def test_cited_pages_belong_to_the_sentence_of_the_date():
+    from declaration_assets.guards.rules import cited_pages_after
+
+    text = ("We married on June 15, 2019 at 2215 Calloway St. in Houston [Ex. B, p. 1] [Ex. A, p. 2]. "
+            "He hit me on May 2, 2023. I left [Ex. C, p. 1; Ex. D, pp. 2-3].")
+    assert cited_pages_after(text, text.index("June")) == [("B", 1), ("A", 2)]
+    assert cited_pages_after(text, text.index("May 2")) is None  # its sentence cites nothing
+    assert cited_pages_after(text, text.index("I left")) == [("C", 1), ("D", 2), ("D", 3)]
+
+
 def test_citation_to_missing_page_or_exhibit_is_flagged(clean, record, extracted):
     pages_b = {d.exhibit: d.pages for d in extracted.documents}["B"]
     _add(clean, "abuse", f"He said it again [Ex. B, p. {pages_b + 1}]. And again [Ex. Z, p. 1].")
