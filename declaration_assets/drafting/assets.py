@@ -116,6 +116,7 @@ def draft(
             ctx=ctx,
             settings=settings,
             log=context.log.info,
+            pages=[(p.document, p.text) for p in extracted_text.pages],
         )
     if outcome.all_calls_failed:
         raise dg.Failure(

@@ -300,16 +300,47 @@ def _inside_quotes(text: str, pos: int) -> bool:
     return before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
 
 
-def borrowed_voice(sentence: str, passage: str, name_words: frozenset[str], span: int = 4) -> bool:
-    """True when `sentence` repeats a first-person clause ("I was present at ...") of a passage whose author is
-    someone else: the passage speaks of the declarant in the third person (by name, or as the client, applicant,
-    victim ...), and the clause is not a quotation of her words there. A counselor's, officer's or attorney's "I"
-    is theirs, not the declarant's."""
-    folded = fold(passage)
+def speaks_of_declarant(text: str, name_words: frozenset[str]) -> bool:
+    """Whether `text` refers to the declarant in the third person (by name, or as the client, applicant, victim
+    ...) and is not her own statement ("I, Lucía Montoya, ..." / "My name is ...")."""
+    folded = fold(text)
     if not (_THIRD_PERSON_DECLARANT_RE.search(folded) or names_declarant(folded, name_words)):
         return False
-    if any(m.group(1) in name_words for m in _SELF_NAMING_RE.finditer(folded)):
+    return not any(m.group(1) in name_words for m in _SELF_NAMING_RE.finditer(folded))
+
+
+def third_party_documents(pages: Iterable[tuple[str, str]], name_words: frozenset[str]) -> frozenset[str]:
+    """Documents written about the declarant by someone else: a letter, a report, a certificate. Their text
+    refers to her in the third person, and most of their "I" stands outside quotation marks (an intake
+    questionnaire quotes her answers; a counselor's letter speaks for the counselor)."""
+    text_of: dict[str, list[str]] = {}
+    for document, text in pages:
+        text_of.setdefault(document, []).append(text)
+    out = set()
+    for document, texts in text_of.items():
+        inside = outside = 0
+        for text in texts:
+            folded = fold(text)
+            for m in WORD_RE.finditer(folded):
+                if m.group(0) in _FIRST_PERSON_SINGULAR:
+                    if _inside_quotes(folded, m.start()):
+                        inside += 1
+                    else:
+                        outside += 1
+        if outside and outside >= inside and speaks_of_declarant("\n".join(texts), name_words):
+            out.add(document)
+    return frozenset(out)
+
+
+def borrowed_voice(sentence: str, passage: str, name_words: frozenset[str], span: int = 4, *,
+                   third_party: bool = False) -> bool:
+    """True when `sentence` repeats a first-person clause ("I was present at ...") of a passage whose author is
+    someone else, and the clause is not a quotation of her words there. The passage is someone else's when its
+    document is (`third_party`, see `third_party_documents`) or when it speaks of the declarant in the third
+    person itself. A counselor's, officer's or attorney's "I" is theirs, not the declarant's."""
+    if not (third_party or speaks_of_declarant(passage, name_words)):
         return False
+    folded = fold(passage)
     words = WORD_RE.findall(fold(strip_citations(sentence)))
     tokens = list(WORD_RE.finditer(folded))
     plain = [t.group(0) for t in tokens]
@@ -410,14 +441,16 @@ def compose_paragraph(
     *,
     min_words: int = 4,
     declarant_names: frozenset[str] = frozenset(),
+    third_party_docs: frozenset[str] = frozenset(),
 ) -> ComposedParagraph:
     """Make one paragraph out of a model answer written from `evidence`.
 
     `valid` holds the citations that exist in the case; only those of `evidence` (what the model was shown)
     are kept. Every kept sentence is in the first person, shares most of its content words with one of the
     passages, and carries at least one citation (its source passage's when the model gave no valid one). With
-    `declarant_names` (see `declarant_name_words`), a sentence that names the declarant, or repeats the "I" of a
-    passage written about her by someone else, is dropped as `third_party_voice`.
+    `declarant_names` (see `declarant_name_words`) and `third_party_docs` (see `third_party_documents`), a
+    sentence that names the declarant, or repeats the "I" of a passage written about her by someone else, is
+    dropped as `third_party_voice`.
     """
     allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
     evidence_text = "\n".join(sc.chunk.text for sc in evidence)
@@ -451,7 +484,8 @@ def compose_paragraph(
         if source is None:
             result.dropped["unsupported"] += 1
             continue
-        if borrowed_voice(body, source.chunk.text, declarant_names):
+        if borrowed_voice(body, source.chunk.text, declarant_names,
+                          third_party=source.chunk.document in third_party_docs):
             result.dropped["third_party_voice"] += 1
             continue
         good = [c for c in cites if c in allowed]

@@ -20,6 +20,7 @@ from .compose import (
     closing,
     compose_paragraph,
     declarant_name_words,
+    third_party_documents,
     evidence_line,
     existing_citations,
     gap_paragraph,
@@ -72,6 +73,7 @@ def draft_element(
     valid: set[Citation],
     settings: DraftSettings,
     declarant_names: frozenset[str] = frozenset(),
+    third_party_docs: frozenset[str] = frozenset(),
 ) -> ElementResult:
     """One element's section: a paragraph per batch of evidence, or a gap marker saying why there is none."""
     if not evidence:
@@ -103,7 +105,8 @@ def draft_element(
         used = group[: completion.evidence_used] if completion.evidence_used else []
         evidence_dropped += completion.evidence_dropped
         used_ids += [sc.chunk.chunk_id for sc in used]
-        para = compose_paragraph(completion.text, used, valid, declarant_names=declarant_names)
+        para = compose_paragraph(completion.text, used, valid, declarant_names=declarant_names,
+                                 third_party_docs=third_party_docs)
         dropped.update(para.dropped)
         removed += para.citations_removed
         attributed += para.attributed
@@ -160,11 +163,15 @@ def build_draft(
     ctx: CallContext,
     settings: DraftSettings = DraftSettings(),
     log: Callable[[str], None] = lambda _msg: None,
+    pages: Sequence[tuple[str, str]] = (),
 ) -> DraftOutcome:
     """The whole declaration: deterministic introduction, one drafted section per element (file order), closing."""
     exhibits = build_exhibits(documents)
     valid = existing_citations(exhibits)
     names = declarant_name_words(record)
+    third_party_docs = third_party_documents(pages, names)  # (document, page text) pairs of the case
+    if third_party_docs:
+        log(f"written about the declarant by others (their 'I' is not hers): {', '.join(sorted(third_party_docs))}")
     start = time.monotonic()
     n = len(requirements.elements)
     sections = [introduction(record, requirements)]
@@ -172,7 +179,7 @@ def build_draft(
     for i, element in enumerate(requirements.elements, start=1):
         log(f"section {i} of {n} ({element.id}): retrieving, {time.monotonic() - start:.1f}s elapsed")
         evidence = gather_evidence(element.queries, search, settings.evidence_per_element)
-        res = draft_element(element, evidence, client, ctx, valid, settings, names)
+        res = draft_element(element, evidence, client, ctx, valid, settings, names, third_party_docs)
         res.retrieved = len(evidence)
         results[element.id] = res
         sections.append(res.section)

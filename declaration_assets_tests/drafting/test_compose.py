@@ -263,3 +263,25 @@ def test_a_third_partys_i_is_not_the_declarants_voice():
     # A lease's "we" (the tenants) includes her.
     lease = "Tenants: Ricardo Benitez and Lucia Montoya. We moved in on July 1, 2019."
     assert not borrowed_voice("We moved in on July 1, 2019.", lease, names)
+
+
+def test_a_letter_about_her_lends_no_voice_even_where_its_paragraph_does_not_name_her():
+    """tvisa-0001: the shelter's case manager writes "I was present at her first interview ..." in a paragraph
+    that names no one; the letter as a whole is about the declarant, so its "I" stays the case manager's."""
+    from declaration_assets.drafting.compose import declarant_name_words, third_party_documents
+    from declaration_assets.retrieval.chunking import chunk_case
+    from declaration_assets_tests.guards.fixtures import case_record, extracted_from_sources
+
+    case, rec = extracted_from_sources("tvisa-0001"), case_record("tvisa-0001")
+    names = declarant_name_words(rec)
+    others = third_party_documents([(p.document, p.text) for p in case.pages], names)
+    assert "06-ngo-shelter-letter.pdf" in others and "07-psychological-evaluation.pdf" in others
+    assert "01-intake-questionnaire.pdf" not in others  # her own answers, quoted
+
+    letter = next(c for c in chunk_case(case) if "I was present at her first interview" in c.text)
+    evidence = [ScoredChunk(chunk=letter, score=1.0, rank=1)]
+    valid = existing_citations(build_exhibits(case.documents))
+    answer = "I was present at her first interview with HSI Special Agent Rebecca J. Thornbury on June 1, 2023."
+    assert compose_paragraph(answer, evidence, valid, declarant_names=names).sentences == 1  # the paragraph alone
+    para = compose_paragraph(answer, evidence, valid, declarant_names=names, third_party_docs=others)
+    assert para.sentences == 0 and para.dropped == {"third_party_voice": 1}
