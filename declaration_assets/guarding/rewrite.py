@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..drafting.compose import (
-    _THIRD_PERSON_DECLARANT_RE, clean_answer, existing_citations, has_first_person, is_chatter, names_declarant,
-    normalize_citations, parse_citations, strip_citations,
+    _THIRD_PERSON_DECLARANT_RE, borrowed_voice, clean_answer, existing_citations, has_first_person, is_chatter,
+    names_declarant, normalize_citations, parse_citations, split_sentences, strip_citations, third_party_documents,
 )
 from ..drafting.models import Citation
 from ..drafting.models import Draft, Section
@@ -159,7 +159,7 @@ def parse_rewrite(text: str) -> list[str]:
 
 
 def voice_checked(paragraph: str, valid: set[Citation], dropped: Counter[str], min_words: int = 4,
-                  declarant_names: frozenset[str] = frozenset()) -> str:
+                  declarant_names: frozenset[str] = frozenset(), others_pages: Sequence[str] = ()) -> str:
     """The paragraph if it is the declarant speaking and cites an existing exhibit page, else "" (reason counted
     in `dropped`). Citations to pages that do not exist are removed. Checked per paragraph, not per sentence: a
     declaration's sentences need not each say "I" ("He never filed it again."), its paragraphs do."""
@@ -173,8 +173,10 @@ def voice_checked(paragraph: str, valid: set[Citation], dropped: Counter[str], m
         reason = "chatter"
     elif _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
         reason = "not_first_person"
-    elif names_declarant(body, declarant_names):
-        reason = "third_party_voice"  # she is "I" in her declaration, never named
+    elif names_declarant(body, declarant_names) or any(
+            borrowed_voice(sentence, page, declarant_names, third_party=True)
+            for sentence in split_sentences(body) for page in others_pages):
+        reason = "third_party_voice"  # she is "I" in her declaration, never named; a letter's "I" is its author's
     elif not good:
         reason = "no_valid_citation"
     else:
@@ -213,6 +215,8 @@ def rewrite_flagged(
     """Rewrite each flagged section once, re-check the whole declaration, keep the better version."""
     current, current_report = copy.deepcopy(draft), report
     result = RewriteResult(declaration=current, report=current_report)
+    others = third_party_documents([(p.document, p.text) for p in extracted.pages], declarant_names)
+    others_pages = [p.text for p in extracted.pages if p.document in others]
     for t in rewrite_targets(draft, report, scores, settings):
         section = current.sections[t.section_index]
         ms = must_show.get(section.element_id or "", "")
@@ -230,7 +234,7 @@ def rewrite_flagged(
         # third-person notes, chatter or uncited text. Names, dates and numbers are then checked by the guards.
         valid = existing_citations(current.exhibits)
         dropped: Counter[str] = Counter()
-        paras = [p for p in (voice_checked(p, valid, dropped, declarant_names=declarant_names) for p in parse_rewrite(completion.text)) if p]
+        paras = [p for p in (voice_checked(p, valid, dropped, declarant_names=declarant_names, others_pages=others_pages) for p in parse_rewrite(completion.text)) if p]
         if not paras:
             why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "no text"
             result.rewrites.append(SectionRewrite(section_key=t.section_key, title=t.title, reasons=list(t.reasons),

@@ -229,3 +229,9 @@ def test_a_rewrite_is_held_to_the_drafting_voice_checks():
     assert voice_checked(counselor, valid, dropped) == counselor
     assert voice_checked(counselor, valid, dropped, declarant_names=frozenset({"maricel"})) == ""
     assert dropped["third_party_voice"] == 1
+    # A clause copied from a letter written about her is the letter writer's voice, named or not.
+    letter = "Accompaniment to law enforcement. I was present at her first interview with HSI on June 1, 2023."
+    copied = "I was present at her first interview with HSI on June 1, 2023 [Ex. A, p. 1]."
+    assert voice_checked(copied, valid, dropped) == copied
+    assert voice_checked(copied, valid, dropped, others_pages=[letter]) == ""
+    assert dropped["third_party_voice"] == 2
