@@ -59,9 +59,13 @@ def _already_done(instance: dg.DagsterInstance, fingerprint: str) -> bool:
     return bool(runs)
 
 
-def run_demo(force: bool = False) -> int:
-    from .definitions import defs
+def run_demo(force: bool = False, defs: dg.Definitions | None = None) -> int:
+    """Run every sample case through both jobs, then the model comparison; 0 when all succeeded, 1 when one
+    failed, 130 when interrupted (Ctrl-C). `defs` defaults to the code location's Definitions."""
+    if defs is None:
+        from .definitions import defs
     from .orchestration.jobs import SOURCE_TAG, register_case, run_case_in_process
+    from .orchestration.policies import was_interrupted
 
     instance = _ensure_instance()
     model = default_model_config()
@@ -78,6 +82,10 @@ def run_demo(force: bool = False) -> int:
         started = time.monotonic()
         tags = {SOURCE_TAG: "demo", DEMO_FINGERPRINT_TAG: fingerprint}
         ingest, declaration = run_case_in_process(defs, instance, case_id, model, raise_on_error=False, tags=tags)
+        if was_interrupted(ingest) or (declaration is not None and was_interrupted(declaration)):
+            print(f"  {case_id}: interrupted; run `make demo` again to go on (finished cases are skipped, and "
+                  "cached LLM answers and embeddings are reused)", file=sys.stderr)
+            return 130
         if declaration is None:
             failures.append(f"{case_id}: ingest run {ingest.run_id} failed")
             print(f"  {case_id}: ingest FAILED (run {ingest.run_id}); see `make dev` for its logs")

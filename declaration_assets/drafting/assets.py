@@ -11,7 +11,7 @@ from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
-from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig
+from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
@@ -105,7 +105,7 @@ def draft(
                       run_id=context.run_id)
     settings = DraftSettings(evidence_per_element=config.evidence_per_element,
                              evidence_per_call=config.evidence_per_call, max_tokens=config.max_tokens)
-    with llm.budget(config.time_budget_s, f"draft {case_id}/{model_config}"):
+    with stop_on_interrupt(), llm.budget(config.time_budget_s, f"draft {case_id}/{model_config}"):
         outcome = build_draft(
             record=record,
             requirements=requirements,

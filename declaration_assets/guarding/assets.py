@@ -19,7 +19,7 @@ from ..guards.evaluate import case_facts, guard_draft
 from ..judging.models import JudgeScores
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
-from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig
+from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
@@ -105,7 +105,7 @@ def guarded_declaration(
                       run_id=context.run_id)
     rw = RewriteSettings(judge_threshold=config.judge_threshold, max_rewrites=config.max_rewrites,
                          max_tokens=config.max_tokens)
-    with llm.budget(config.time_budget_s, f"guarded_declaration {case_id}/{model_config}"):
+    with stop_on_interrupt(), llm.budget(config.time_budget_s, f"guarded_declaration {case_id}/{model_config}"):
         result = rewrite_flagged(
             draft, draft_report, judge_scores, extracted_text, client=llm, ctx=ctx, guard=guard,
             must_show={e.id: e.must_show for e in requirements.elements}, settings=rw,

@@ -7,7 +7,7 @@ from ..cases.storage import CaseStorage
 from ..drafting.models import Draft, Section
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
-from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig
+from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
@@ -76,7 +76,7 @@ def judge_scores(
     # The case record travels with every call: it drives redaction when a judge runs on an external route.
     ctx = CallContext(case_id=case_id, asset="judge_scores", model_config=model_config,
                       case_record=case_storage.read_case_record(case_id), run_id=context.run_id)
-    with llm.budget(config.time_budget_s, f"judge_scores {case_id}/{model_config}"):
+    with stop_on_interrupt(), llm.budget(config.time_budget_s, f"judge_scores {case_id}/{model_config}"):
         outcome = run_judges(
             draft=draft,
             requirements=load_requirements(draft.case_type),

@@ -9,7 +9,9 @@ Asset authors use them like this (no model names, no numbers inside assets):
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
@@ -30,6 +32,32 @@ LLM_RETRY_POLICY = dg.RetryPolicy(
 # Limits are set per instance (dagster.yaml `concurrency.pools`, or `dagster instance concurrency set`).
 POOL_PREFIX = "llm_"
 LLM_POOL = "llm_embedded"  # the packaged embedded llama.cpp server
+
+
+INTERRUPTED_METADATA_KEY = "interrupted"
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[None]:
+    """A step stopped by SIGINT or SIGTERM (Ctrl-C, a platform shutting the worker down) fails at once, without
+    the retry policy's retries: the user or the platform asked for it to stop. Dagster raises the interruption
+    inside the step; without this, `LLM_RETRY_POLICY` would run the step again."""
+    try:
+        yield
+    except dg.DagsterExecutionInterruptedError as e:
+        raise dg.Failure(description="interrupted by SIGINT/SIGTERM: not retried",
+                         metadata={INTERRUPTED_METADATA_KEY: True}, allow_retries=False) from e
+
+
+def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether an in-process run failed because a step was interrupted (see `stop_on_interrupt`)."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            meta = data.user_failure_data.metadata if data.user_failure_data else {}
+            if INTERRUPTED_METADATA_KEY in meta or (data.error and data.error.cls_name == "DagsterExecutionInterruptedError"):
+                return True
+    return False
 
 
 def llm_pool(deployment: str) -> str:

@@ -1,0 +1,62 @@
+"""`make demo`'s driver: every sample case through both runs, skipped when nothing changed, stopped by Ctrl-C."""
+
+import os
+import signal
+import threading
+import time
+
+import dagster as dg
+import pytest
+
+from declaration_assets import settings
+from declaration_assets.demo import run_demo
+
+from ..support.fault_servers import Latency, Mode, OpenAIFaultServer
+from .casefiles import write_case
+from .real_defs import REPLY, isolate, project_defs
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(600)
+def test_demo_runs_skips_when_unchanged_and_stops_on_ctrl_c(tmp_path, monkeypatch, capsys):
+    cases = tmp_path / "cases"
+    write_case(cases, "vawa-0001")
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setattr(settings, "CASES_DIR", cases)
+    with OpenAIFaultServer(latency=Latency(tokens=12), reply=REPLY) as server:
+        isolate(monkeypatch, tmp_path, tmp_path / "inbox", f"{server.base_url}/v1")
+        defs = project_defs(tmp_path, cases)
+
+        assert run_demo(defs=defs) == 0
+        out = capsys.readouterr().out
+        assert "1 sample cases" in out and "vawa-0001: done" in out
+        latest = settings.OUTPUTS_DIR / "vawa-0001" / "default" / "latest"
+        assert (latest / "declaration.md").is_file() and (latest / "declaration.docx").is_file()
+        assert (latest / "eval_report.md").is_file()
+        with dg.DagsterInstance.get() as instance:
+            runs = len(instance.get_runs())
+        assert runs == 3  # ingest, declaration, model comparison
+
+        assert run_demo(defs=defs) == 0  # nothing changed: the case is not run again
+        assert "vawa-0001: unchanged since its last demo run" in capsys.readouterr().out
+        with dg.DagsterInstance.get() as instance:
+            assert len(instance.get_runs()) == runs + 1  # only the comparison
+
+        server.set_mode(Mode.HANG)
+        asked = len(server.requests_to("/chat/completions"))
+
+        def ctrl_c_when_the_call_hangs():
+            deadline = time.monotonic() + 120
+            while len(server.requests_to("/chat/completions")) == asked and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if len(server.requests_to("/chat/completions")) > asked:
+                time.sleep(0.2)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        watcher = threading.Thread(target=ctrl_c_when_the_call_hangs, daemon=True)
+        watcher.start()
+        assert run_demo(force=True, defs=defs) == 130
+        watcher.join(timeout=5)
+        assert "vawa-0001: interrupted" in capsys.readouterr().err
