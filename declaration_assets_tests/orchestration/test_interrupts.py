@@ -60,6 +60,7 @@ def test_ctrl_c_during_a_hung_llm_call_stops_the_draft_step(tmp_path, monkeypatc
             jobs.register_case(instance, "vawa-0001")
             ingest = defs.resolve_job_def(jobs.INGEST_JOB).execute_in_process(instance=instance, partition_key="vawa-0001")
             assert ingest.success
+
             def interrupt_when_the_call_hangs():  # Ctrl-C while the draft step waits on the hung server
                 deadline = time.monotonic() + 120
                 while not server.requests_to("/chat/completions") and time.monotonic() < deadline:
@@ -73,8 +74,9 @@ def test_ctrl_c_during_a_hung_llm_call_stops_the_draft_step(tmp_path, monkeypatc
             declaration = defs.resolve_job_def(jobs.DECLARATION_JOB).execute_in_process(
                 instance=instance, partition_key="vawa-0001|default", raise_on_error=False)
             watcher.join(timeout=5)
+        [call] = server.requests_to("/chat/completions")  # asked once, then the step stopped
+        assert call.wait_done(5.0) and call.outcome == "client_disconnected"  # the connection did not linger
     assert not declaration.success and was_interrupted(declaration)
     assert _retries(declaration) == 0
     failed = [e.step_key for e in declaration.all_events if e.is_step_failure]
     assert failed == ["draft"]
-    assert len(server.requests_to("/chat/completions")) == 1  # asked once, then the step stopped
