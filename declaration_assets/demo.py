@@ -20,6 +20,8 @@ from . import settings
 from .llm.routing_file import default_model_config, routes_path
 
 DEMO_FINGERPRINT_TAG = "declaration/demo_fingerprint"
+DEMO_PID_TAG = "declaration/demo_pid"
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -47,6 +49,34 @@ def _ensure_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs of a demo process that was killed (or whose machine went down) stay STARTED and keep their
+    concurrency-pool slots: with no daemon to notice, the next demo would wait for those slots for ever. They are
+    marked failed and their slots freed. A run of a demo process still alive is left alone."""
+    from .orchestration.jobs import SOURCE_TAG
+
+    released = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={SOURCE_TAG: "demo"})):
+        pid = int(run.tags.get(DEMO_PID_TAG, "0") or 0)
+        if pid and _alive(pid):
+            continue
+        instance.report_run_failed(run, f"abandoned: the demo process (pid {pid or 'unknown'}) that ran it is gone")
+        # What the daemon's run monitoring does after `free_slots_after_run_end_seconds`; the demo has no daemon.
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
 def _already_done(instance: dg.DagsterInstance, fingerprint: str) -> bool:
     from .orchestration.jobs import DECLARATION_JOB
 
@@ -71,6 +101,8 @@ def run_demo(force: bool = False, defs: dg.Definitions | None = None) -> int:
     model = default_model_config()
     case_dirs = sorted(p for p in settings.CASES_DIR.iterdir() if p.is_dir() and (p / "case.yaml").exists())
     print(f"{len(case_dirs)} sample cases, model configuration '{model}', instance {os.environ['DAGSTER_HOME']}")
+    for run_id in release_abandoned_runs(instance):
+        print(f"  run {run_id} of an earlier demo that was killed: marked failed, its pool slots freed")
     failures: list[str] = []
     for case_dir in case_dirs:
         case_id = case_dir.name
@@ -80,7 +112,7 @@ def run_demo(force: bool = False, defs: dg.Definitions | None = None) -> int:
             print(f"  {case_id}: unchanged since its last demo run, re-using its outputs")
             continue
         started = time.monotonic()
-        tags = {SOURCE_TAG: "demo", DEMO_FINGERPRINT_TAG: fingerprint}
+        tags = {SOURCE_TAG: "demo", DEMO_FINGERPRINT_TAG: fingerprint, DEMO_PID_TAG: str(os.getpid())}
         ingest, declaration = run_case_in_process(defs, instance, case_id, model, raise_on_error=False, tags=tags)
         if was_interrupted(ingest) or (declaration is not None and was_interrupted(declaration)):
             print(f"  {case_id}: interrupted; run `make demo` again to go on (finished cases are skipped, and "

@@ -60,3 +60,47 @@ def test_demo_runs_skips_when_unchanged_and_stops_on_ctrl_c(tmp_path, monkeypatc
         assert run_demo(force=True, defs=defs) == 130
         watcher.join(timeout=5)
         assert "vawa-0001: interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(600)
+def test_a_demo_killed_mid_step_does_not_block_the_next_one(tmp_path, monkeypatch, capsys):
+    """kill -9 while the draft step holds the LLM pool's only slot: the next demo frees it and finishes."""
+    import subprocess
+    import sys
+
+    from declaration_assets.demo import DEMO_PID_TAG
+
+    from .services import REPO, service_env
+
+    cases = tmp_path / "cases"
+    write_case(cases, "vawa-0001")
+    home = tmp_path / "home"
+    with OpenAIFaultServer(mode=Mode.HANG, latency=Latency(tokens=12), reply=REPLY) as server:
+        env = service_env(home, DECLARATION_CASES_DIR=str(cases), DECLARATION_INBOX_DIR=str(tmp_path / "inbox"),
+                          DECLARATION_OUTPUTS_DIR=str(tmp_path / "outputs"), DECLARATION_CACHE_DIR=str(tmp_path / "cache"),
+                          DECLARATION_RUN_DIR=str(tmp_path / "run"),
+                          DECLARATION_EMBEDDED_API_BASE=f"{server.base_url}/v1")
+        first = subprocess.Popen([sys.executable, "-c", "from declaration_assets.demo import run_demo; run_demo()"],
+                                 env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 240
+            while not server.requests_to("/chat/completions") and time.monotonic() < deadline and first.poll() is None:
+                time.sleep(0.1)
+            assert server.requests_to("/chat/completions"), "the first demo never reached its draft step"
+        finally:
+            first.kill()
+            first.wait(timeout=30)
+
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        monkeypatch.setattr(settings, "CASES_DIR", cases)
+        isolate(monkeypatch, tmp_path, tmp_path / "inbox", f"{server.base_url}/v1")
+        with dg.DagsterInstance.get() as instance:
+            [stale] = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
+            assert stale.tags[DEMO_PID_TAG] == str(first.pid)
+            assert instance.event_log_storage.get_concurrency_run_ids() == {stale.run_id}  # it holds the slot
+
+        server.set_mode(Mode.HEALTHY)
+        assert run_demo(defs=project_defs(tmp_path, cases)) == 0
+        assert f"run {stale.run_id} of an earlier demo that was killed" in capsys.readouterr().out
+        with dg.DagsterInstance.get() as instance:
+            assert instance.get_run_by_id(stale.run_id).status == dg.DagsterRunStatus.FAILURE
