@@ -184,8 +184,8 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     else:
         if prompt.json_mode:
             kw["response_format"] = response_format(dep, prompt.json_schema)
-        if dep.provider in ("openai", "hosted_vllm", "openrouter"):
-            kw["stream_options"] = {"include_usage": True}
+        if dep.provider in ("openai", "hosted_vllm", "openrouter", "bedrock"):
+            kw["stream_options"] = {"include_usage": True}  # or litellm drops the server's token counts
     if dep.provider == "openrouter":
         provider = dict(extra_body.get("provider") or {})
         provider["data_collection"] = "deny"

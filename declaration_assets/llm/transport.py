@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import inspect
 import socket
 import threading
 import time
@@ -101,13 +102,30 @@ class _Watchdog:
                 return
 
 
+def _response_in_generators(gen: Any, depth: int = 4) -> httpx.Response | None:
+    """The httpx.Response under a chain of not-yet-started generators. litellm's Bedrock stream is
+    `decoder.iter_bytes(response.iter_bytes())`, with no attribute pointing at the response; the response must
+    still be found, to watch its socket and to close it. An unclosed response left to the garbage collector can
+    be finalised while httpcore holds its connection-pool lock, in the next request of the same thread, and that
+    thread then waits on itself for ever (encode/httpcore#996)."""
+    for _ in range(depth):
+        frame = getattr(gen, "gi_frame", None)
+        if not inspect.isgenerator(gen) or frame is None:
+            return None
+        local = frame.f_locals
+        if isinstance(local.get("self"), httpx.Response):
+            return local["self"]
+        gen = next((v for v in local.values() if inspect.isgenerator(v)), None)
+    return None
+
+
 def _http_response(wrapper: Any) -> httpx.Response | None:
     stream = getattr(wrapper, "completion_stream", None)
     for attr in ("response", "http_response"):
         resp = getattr(stream, attr, None)
         if isinstance(resp, httpx.Response):
             return resp
-    return None
+    return _response_in_generators(stream)
 
 
 def _socket_of(resp: httpx.Response | None) -> socket.socket | None:
@@ -340,13 +358,18 @@ def warm_up(providers: set[str]) -> None:
     without reaching any server.
     """
     with _WARM_LOCK:
-        todo = sorted(p for p in providers if p not in _WARM and p in ("openai", "hosted_vllm", "ollama", "ollama_chat"))
+        todo = sorted(p for p in providers if p not in _WARM and p in (
+            "openai", "hosted_vllm", "ollama", "ollama_chat", "bedrock"))
         for provider in todo:
-            base = "http://127.0.0.1:9" + ("" if provider.startswith("ollama") else "/v1")
+            base = "http://127.0.0.1:9" + ("" if provider.startswith("ollama") or provider == "bedrock" else "/v1")
+            # Bedrock signs with explicit dummy keys: boto3 never looks for credentials (no metadata endpoint).
+            creds = ({"aws_access_key_id": "warm-up", "aws_secret_access_key": "warm-up",
+                      "aws_region_name": "us-east-1"} if provider == "bedrock" else {"api_key": "warm-up"})
+            model = "bedrock/converse/warm-up" if provider == "bedrock" else f"{provider}/warm-up"
             try:
                 wrapper = litellm.completion(
-                    model=f"{provider}/warm-up", api_base=base, api_key="warm-up", stream=True, stream_timeout=2,
-                    num_retries=0, messages=[{"role": "user", "content": "."}], max_tokens=1,
+                    model=model, api_base=base, stream=True, stream_timeout=2, num_retries=0,
+                    messages=[{"role": "user", "content": "."}], max_tokens=1, **creds,
                 )
                 for _ in wrapper:
                     break

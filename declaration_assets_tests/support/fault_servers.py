@@ -27,6 +27,7 @@ import random
 import re
 import select
 import socket
+import struct
 import threading
 import time
 import zlib
@@ -45,6 +46,11 @@ __all__ = [
     "FaultServer",
     "OpenAIFaultServer",
     "OllamaFaultServer",
+    "BedrockFaultServer",
+    "EVENTSTREAM_CONTENT_TYPE",
+    "eventstream_message",
+    "parse_sigv4",
+    "bedrock_prompt_tokens",
     "tokenize",
     "count_tokens",
     "prompt_tokens",
@@ -382,7 +388,7 @@ def _peer_gone(sock: socket.socket) -> bool:
         return True
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 Route = Callable[[Exchange], None]
@@ -1062,3 +1068,226 @@ def _digest(name: str) -> str:
 def _details() -> dict[str, Any]:
     return {"format": "gguf", "family": "llama", "families": ["llama"], "parameter_size": "3.2B",
             "quantization_level": "Q4_K_M"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bedrock Runtime (Converse API)
+
+EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+_EVENTSTREAM_STRING = 7  # event-stream header value type: UTF-8 string
+
+
+def eventstream_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message, the framing of every Bedrock streaming response.
+
+    Prelude: total length (u32), headers length (u32), CRC32 of those eight bytes. Headers: name length (u8),
+    name, value type (7, a string), value length (u16), value. Then the payload, then the CRC32 of everything
+    before it. Integers are big-endian.
+    """
+    encoded = b"".join(_eventstream_header(name, value) for name, value in headers.items())
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _eventstream_header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode("utf-8"), value.encode("utf-8")
+    return (struct.pack(">B", len(raw_name)) + raw_name
+            + struct.pack(">BH", _EVENTSTREAM_STRING, len(raw_value)) + raw_value)
+
+
+def _padding(n: int) -> str:
+    """Bedrock pads event payloads with a `p` field of varying length, so sizes do not reveal the text."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return alphabet[: 1 + (n * 7) % len(alphabet)]
+
+
+def _bedrock_event(event_type: str, payload: dict[str, Any], n: int) -> bytes:
+    body = json.dumps({**payload, "p": _padding(n)}, separators=(",", ":")).encode()
+    return eventstream_message(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}, body)
+
+
+def _bedrock_exception_event(exception_type: str, message: str) -> bytes:
+    """A modeled error inside an event stream (`:message-type: exception`), as Bedrock sends after a 200."""
+    return eventstream_message(
+        {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"},
+        json.dumps({"message": message}).encode())
+
+
+_SIGV4 = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<access_key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)"
+    r"/aws4_request,"
+    r"\s*SignedHeaders=(?P<signed_headers>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})$")
+
+
+def parse_sigv4(authorization: str | None) -> dict[str, Any] | None:
+    """The parts of a SigV4 `Authorization` header (access key, date, region, service, signed headers as a list,
+    signature), or None when the header is absent or not a SigV4 signature."""
+    match = _SIGV4.match((authorization or "").strip())
+    if match is None:
+        return None
+    parts: dict[str, Any] = match.groupdict()
+    parts["signed_headers"] = parts["signed_headers"].split(";")
+    return parts
+
+
+def bedrock_prompt_tokens(body: dict[str, Any]) -> int:
+    """The prompt size of a Converse request: its messages plus its system blocks, as `prompt_tokens` counts them."""
+    system = body.get("system") or []
+    system_tokens = sum(count_tokens(_content_text([block])) for block in system if isinstance(block, dict))
+    return prompt_tokens(body.get("messages") or []) + (system_tokens + MESSAGE_OVERHEAD_TOKENS if system else 0)
+
+
+class BedrockFaultServer(FaultServer):
+    """Bedrock Runtime's Converse API: POST /model/{modelId}/converse (one JSON answer) and
+    POST /model/{modelId}/converse-stream (an `application/vnd.amazon.eventstream` body of binary event-stream
+    messages: messageStart, one contentBlockDelta per token, contentBlockStop, messageStop, metadata).
+
+    Pointed at with `api_base=server.base_url` (litellm) or `endpoint_url=server.base_url` (boto3). Behaves like
+    Bedrock where a client can tell:
+    - requests must carry an `Authorization` header, a SigV4 signature or a Bedrock API key (`Bearer`): without
+      one the answer is 403 MissingAuthenticationTokenException (`require_auth=False` lifts that). Signatures
+      are not verified; `parse_sigv4(record.headers["authorization"])` shows what was signed for which region;
+    - errors are JSON `{"message": ...}` with the error's name in `x-amzn-ErrorType`: 429 ThrottlingException,
+      500 InternalServerException, 503 ServiceUnavailableException, 400 ValidationException "Input is too long
+      for requested model." for a prompt beyond `context_window` (with the requested maxTokens) or in
+      Mode.CONTEXT_OVERFLOW, 400 ValidationException for a model id not in `models` (when given);
+    - with `errors_mid_stream=True` a converse-stream request in an error mode gets a 200 event stream whose
+      only message is the modeled exception event (throttlingException, ...), as Bedrock sends mid-stream;
+    - usage counts the system blocks and messages with the toy tokenizer; stopReason is max_tokens when
+      inferenceConfig.maxTokens cut the answer, else end_turn; metrics.latencyMs is measured.
+    HANG, STALL, TRICKLE, DROP and MALFORMED mean what they mean for the other servers (MALFORMED on a stream
+    is a well-framed contentBlockDelta event whose JSON payload is cut off). `think_text` is not used.
+    """
+
+    faulty_paths = (r"/model/[^/]+/converse(-stream)?",)
+
+    ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+    ERRORS: dict[int, tuple[str, str]] = {
+        400: ("ValidationException", "Input is too long for requested model."),
+        403: ("MissingAuthenticationTokenException", "Missing Authentication Token"),
+        429: ("ThrottlingException", "Too many requests, please wait before trying again."),
+        500: ("InternalServerException",
+              "The system encountered an unexpected error during processing. Try your request again."),
+        503: ("ServiceUnavailableException", "Bedrock is unable to process your request."),
+    }
+
+    def __init__(self, *, models: Iterable[str] | None = None, context_window: int | None = None,
+                 require_auth: bool = True, errors_mid_stream: bool = False, **kwargs: Any):
+        self.models = None if models is None else set(models)
+        self.context_window = context_window
+        self.require_auth = require_auth
+        self.errors_mid_stream = errors_mid_stream
+        super().__init__(**kwargs)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
+        return [
+            ("POST", re.compile(r"/model/(?P<model>[^/]+)/converse"), self._converse_once),
+            ("POST", re.compile(r"/model/(?P<model>[^/]+)/converse-stream"), self._converse_stream),
+        ]
+
+    @staticmethod
+    def model_id(record: RequestRecord) -> str:
+        """The model id of a recorded request, decoded (clients percent-encode the `:` of `...-v1:0`)."""
+        match = re.fullmatch(r"/model/([^/]+)/converse(-stream)?", record.path)
+        return unquote(match.group(1)) if match else ""
+
+    @staticmethod
+    def _request_id(record: RequestRecord) -> str:
+        return f"00000000-0000-4000-8000-{record.index:012d}"
+
+    # -- errors in Bedrock's shape
+    def _error(self, ex: Exchange, status: int, message: str | None = None) -> None:
+        error_type, default = self.ERRORS[status]
+        ex.json(status, {"message": message or default}, {
+            "x-amzn-ErrorType": error_type + self.ERROR_TYPE_SUFFIX,
+            "x-amzn-RequestId": self._request_id(ex.record)})
+        ex.record.outcome = HTTP_ERROR
+
+    def _error_in_stream(self, ex: Exchange, status: int) -> None:
+        error_type, message = self.ERRORS[status]
+        ex.start(200, EVENTSTREAM_CONTENT_TYPE, {"x-amzn-RequestId": self._request_id(ex.record)})
+        ex.pause(ex.delay(self.latency.first_token_s))
+        ex.chunk(_bedrock_exception_event(error_type[0].lower() + error_type[1:], message))
+        ex.end_chunks()
+        ex.record.outcome = HTTP_ERROR
+
+    def _authorized(self, record: RequestRecord) -> bool:
+        auth = record.headers.get("authorization", "")
+        return not self.require_auth or parse_sigv4(auth) is not None or auth.startswith("Bearer ")
+
+    # -- converse / converse-stream
+    def _converse_once(self, ex: Exchange) -> None:
+        self._converse(ex, stream=False)
+
+    def _converse_stream(self, ex: Exchange) -> None:
+        self._converse(ex, stream=True)
+
+    def _converse(self, ex: Exchange, stream: bool) -> None:
+        rec = ex.record
+        rec.stream = stream
+        body = rec.body if isinstance(rec.body, dict) else {}
+        rec.prompt_tokens = bedrock_prompt_tokens(body)
+        max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+        mode = rec.mode or Mode.HEALTHY
+
+        if not self._authorized(rec):
+            return self._error(ex, 403)
+        if mode is Mode.HANG:
+            ex.hang()
+        if mode is Mode.DROP:
+            ex.drop()
+            rec.outcome = DROPPED
+            return
+        if self.models is not None and self.model_id(rec) not in self.models:
+            return self._error(ex, 400, "The provided model identifier is invalid.")
+        too_long = self.context_window is not None and rec.prompt_tokens + int(max_tokens or 0) > self.context_window
+        status = {Mode.HTTP_429: 429, Mode.HTTP_500: 500, Mode.HTTP_503: 503}.get(mode)
+        if status is None and (mode is Mode.CONTEXT_OVERFLOW or too_long):
+            status = 400
+        if status is not None:
+            return self._error_in_stream(ex, status) if stream and self.errors_mid_stream else self._error(ex, status)
+
+        pieces, cut = self.pieces_for(rec, None if max_tokens is None else int(max_tokens), think=False)
+        stop_reason = "max_tokens" if cut else "end_turn"
+        usage = {"inputTokens": rec.prompt_tokens, "outputTokens": len(pieces),
+                 "totalTokens": rec.prompt_tokens + len(pieces)}
+        headers = {"x-amzn-RequestId": self._request_id(rec)}
+
+        def latency_ms() -> int:
+            return int((time.monotonic() - rec.received_at) * 1000)
+
+        if not stream:
+            self.wait_like_generation(ex, len(pieces))
+            payload = {"output": {"message": {"role": "assistant", "content": [{"text": "".join(pieces)}]}},
+                       "stopReason": stop_reason, "usage": usage, "metrics": {"latencyMs": latency_ms()}}
+            if mode is Mode.MALFORMED:
+                ex.raw(200, json.dumps(payload).encode()[:40])
+                rec.outcome = MALFORMED
+                return
+            if mode is Mode.STALL:  # headers and half the body, then silence
+                data = json.dumps(payload).encode()
+                ex.start(200, "application/json", headers, length=len(data))
+                ex._write(data[: len(data) // 2])
+                ex.hang()
+            ex.json(200, payload, headers)
+            return
+
+        ex.start(200, EVENTSTREAM_CONTENT_TYPE, headers)
+        ex.chunk(_bedrock_event("messageStart", {"role": "assistant"}, 0))
+
+        def emit(piece: str) -> None:
+            ex.chunk(_bedrock_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}},
+                                    rec.chunks_sent))
+            if mode is Mode.MALFORMED and rec.outcome is None:
+                ex.chunk(eventstream_message(
+                    {":event-type": "contentBlockDelta", ":content-type": "application/json", ":message-type": "event"},
+                    b'{"contentBlockIndex":0,"delta":{"text":"'))
+                rec.outcome = MALFORMED
+
+        self.stream_pieces(ex, pieces, emit)
+        ex.chunk(_bedrock_event("contentBlockStop", {"contentBlockIndex": 0}, rec.chunks_sent))
+        ex.chunk(_bedrock_event("messageStop", {"stopReason": stop_reason}, rec.chunks_sent))
+        ex.chunk(_bedrock_event("metadata", {"usage": usage, "metrics": {"latencyMs": latency_ms()}}, rec.chunks_sent))
+        ex.end_chunks()
