@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from . import settings
+from .embedded.server import pid_alive
 from .llm.routing_file import default_model_config, routes_path
 
 DEMO_FINGERPRINT_TAG = "declaration/demo_fingerprint"
@@ -49,16 +50,6 @@ def _ensure_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Runs of a demo process that was killed (or whose machine went down) stay STARTED and keep their
     concurrency-pool slots: with no daemon to notice, the next demo would wait for those slots for ever. They are
@@ -68,7 +59,7 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={SOURCE_TAG: "demo"})):
         pid = int(run.tags.get(DEMO_PID_TAG, "0") or 0)
-        if pid and _alive(pid):
+        if pid and pid_alive(pid):
             continue
         instance.report_run_failed(run, f"abandoned: the demo process (pid {pid or 'unknown'}) that ran it is gone")
         # What the daemon's run monitoring does after `free_slots_after_run_end_seconds`; the demo has no daemon.

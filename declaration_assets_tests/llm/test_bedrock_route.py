@@ -34,6 +34,7 @@ from declaration_assets_tests.support.fault_servers import (
     BedrockFaultServer,
     Latency,
     Mode,
+    collector_paused,
     OpenAIFaultServer,
     count_tokens,
     parse_sigv4,
@@ -71,17 +72,8 @@ def _echo_placeholders(rec) -> str:
 
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests() -> Iterator[None]:
-    """Collect between tests, not during them: a Bedrock response nobody closed (litellm's, outside the
-    engine's attempt) finalised inside httpcore's pool lock would freeze the suite. The engine closes its own;
-    `test_an_unclosed_bedrock_stream_never_deadlocks_the_next_call` shows it with the collector forced there."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # see its docstring
         yield
-    finally:
-        gc.collect()
-        if enabled:
-            gc.enable()
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,9 @@ direct control of the socket, which ASGI servers hide.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import gc
 import json
 import random
 import re
@@ -37,6 +39,7 @@ from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
+    "collector_paused",
     "Mode",
     "Latency",
     "Always",
@@ -1291,3 +1294,18 @@ class BedrockFaultServer(FaultServer):
         ex.chunk(_bedrock_event("messageStop", {"stopReason": stop_reason}, rec.chunks_sent))
         ex.chunk(_bedrock_event("metadata", {"usage": usage, "metrics": {"latencyMs": latency_ms()}}, rec.chunks_sent))
         ex.end_chunks()
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """No automatic garbage collection inside the block, one collection after it. A streamed response that litellm
+    leaves unclosed (raw litellm calls in tests; the engine closes its own) finalised inside httpcore's
+    connection-pool lock would freeze the thread for good (encode/httpcore#996); Bedrock's stream is one."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        if enabled:
+            gc.enable()

@@ -7,7 +7,6 @@ broken event); finalized by the garbage collector while httpcore holds its pool 
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import time
@@ -29,6 +28,7 @@ from declaration_assets_tests.support.fault_servers import (  # noqa: E402
     BedrockFaultServer,
     Latency,
     Mode,
+    collector_paused,
     bedrock_prompt_tokens,
     count_tokens,
     eventstream_message,
@@ -49,14 +49,8 @@ PROMPT_TOKENS = bedrock_prompt_tokens(CONVERSE_BODY)
 
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # see its docstring
         yield
-    finally:
-        gc.collect()
-        if enabled:
-            gc.enable()
 
 
 @pytest.fixture(autouse=True)
