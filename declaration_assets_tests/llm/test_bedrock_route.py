@@ -221,31 +221,18 @@ def test_throttling_is_retried_on_the_same_deployment(make_router, bedrock):
     assert first.status == 429 and second.wait_done(2.0) and second.outcome == "completed"
 
 
-def test_server_error_is_retried_then_falls_back(make_router, bedrock, backup):
-    bedrock.set_mode(Mode.HTTP_500)
-    data = routes({"bedrock": bedrock_deployment(bedrock, retries=1),
+@pytest.mark.parametrize(("mode", "retries", "bedrock_outcomes"), [
+    (Mode.HTTP_500, 1, ["server_error", "server_error"]),  # retried, then the chain moves on
+    (Mode.DROP, 1, ["connection_error", "connection_error"]),  # retried, then the chain moves on
+    (Mode.MALFORMED, 2, ["bad_response"]),  # not retried
+], ids=["server-error", "dropped-connection", "malformed-event"])
+def test_failures_are_retried_or_not_then_fall_back(make_router, bedrock, backup, mode, retries, bedrock_outcomes):
+    bedrock.set_mode(mode)
+    data = routes({"bedrock": bedrock_deployment(bedrock, retries=retries),
                    "backup": deployment(f"{backup.base_url}/v1")}, drafter=["bedrock", "backup"])
     c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
-    assert _outcomes(c) == [("bedrock", "server_error"), ("bedrock", "server_error"), ("backup", "ok")]
-    assert len(_converse_requests(bedrock)) == 2
-
-
-def test_dropped_connection_is_retried_then_falls_back(make_router, bedrock, backup):
-    bedrock.set_mode(Mode.DROP)
-    data = routes({"bedrock": bedrock_deployment(bedrock, retries=1),
-                   "backup": deployment(f"{backup.base_url}/v1")}, drafter=["bedrock", "backup"])
-    c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
-    assert _outcomes(c) == [("bedrock", "connection_error"), ("bedrock", "connection_error"), ("backup", "ok")]
-    assert len(_converse_requests(bedrock)) == 2
-
-
-def test_malformed_event_falls_back_without_retry(make_router, bedrock, backup):
-    bedrock.set_mode(Mode.MALFORMED)
-    data = routes({"bedrock": bedrock_deployment(bedrock, retries=2),
-                   "backup": deployment(f"{backup.base_url}/v1")}, drafter=["bedrock", "backup"])
-    c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
-    assert _outcomes(c) == [("bedrock", "bad_response"), ("backup", "ok")]
-    assert len(_converse_requests(bedrock)) == 1
+    assert _outcomes(c) == [("bedrock", o) for o in bedrock_outcomes] + [("backup", "ok")]
+    assert len(_converse_requests(bedrock)) == len(bedrock_outcomes)
 
 
 def test_exceptions_inside_the_event_stream_are_classified_and_retried(make_router):

@@ -374,6 +374,17 @@ class Exchange:
         except OSError:
             pass
         self.h.close_connection = True
+        self.record.outcome = DROPPED
+
+    def hang_or_drop(self, mode: Mode) -> bool:
+        """The two faults that come before any response: HANG waits until the client or the server gives up;
+        DROP closes the connection and returns True (the handler has nothing more to do)."""
+        if mode is Mode.HANG:
+            self.hang()
+        if mode is Mode.DROP:
+            self.drop()
+            return True
+        return False
 
     def delay(self, base: float) -> float:
         return base + self.owner._jitter()
@@ -697,11 +708,7 @@ class OpenAIFaultServer(FaultServer):
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         mode = rec.mode or Mode.HEALTHY
 
-        if mode is Mode.HANG:
-            ex.hang()
-        if mode is Mode.DROP:
-            ex.drop()
-            rec.outcome = DROPPED
+        if ex.hang_or_drop(mode):
             return
         if mode in (Mode.HTTP_429, Mode.HTTP_500, Mode.HTTP_503):
             status = int(mode.value.split("_")[1])
@@ -973,11 +980,7 @@ class OllamaFaultServer(FaultServer):
         num_ctx = int(options.get("num_ctx") or self.default_num_ctx)
         mode = rec.mode or Mode.HEALTHY
 
-        if mode is Mode.HANG:
-            ex.hang()
-        if mode is Mode.DROP:
-            ex.drop()
-            rec.outcome = DROPPED
+        if ex.hang_or_drop(mode):
             return
         if mode in (Mode.HTTP_429, Mode.HTTP_500, Mode.HTTP_503):
             return self._error(ex, int(mode.value.split("_")[1]))
@@ -1237,11 +1240,7 @@ class BedrockFaultServer(FaultServer):
 
         if not self._authorized(rec):
             return self._error(ex, 403)
-        if mode is Mode.HANG:
-            ex.hang()
-        if mode is Mode.DROP:
-            ex.drop()
-            rec.outcome = DROPPED
+        if ex.hang_or_drop(mode):
             return
         if self.models is not None and self.model_id(rec) not in self.models:
             return self._error(ex, 400, "The provided model identifier is invalid.")
