@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..cases.models import CaseRecord
 from ..extraction.models import DocumentInfo
-from ..guards.facts import WORD_RE, fold
+from ..guards.facts import WORD_RE, fold, words as folded_words
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
 from . import prompts
@@ -261,7 +261,7 @@ _HONORIFICS = ("ms", "mrs", "miss", "mr", "senora", "sra", "senorita", "srta", "
 
 
 def _name_text(text: str) -> str:
-    return " ".join(WORD_RE.findall(fold(text)))
+    return " ".join(folded_words(text))
 
 
 def declarant_name_words(record: CaseRecord) -> frozenset[str]:
@@ -273,16 +273,16 @@ def declarant_name_words(record: CaseRecord) -> frozenset[str]:
         own = record.declarant
     except ValueError:
         return frozenset()
-    others = {w for p in record.parties if p is not own for n in p.all_names() for w in WORD_RE.findall(fold(n))}
+    others = {w for p in record.parties if p is not own for n in p.all_names() for w in folded_words(n)}
     out: set[str] = set()
     for name in own.all_names():
-        words = [w for w in WORD_RE.findall(fold(name)) if len(w) >= 3 and w not in _NAME_PARTICLES]
-        if not words:
+        parts = [w for w in folded_words(name) if len(w) >= 3 and w not in _NAME_PARTICLES]
+        if not parts:
             continue
         out.add(_name_text(name))
-        if words[0] not in others:
-            out.add(words[0])
-        for surname in words[1:]:
+        if parts[0] not in others:
+            out.add(parts[0])
+        for surname in parts[1:]:
             if surname not in others:
                 out.update(f"{h} {surname}" for h in _HONORIFICS)
     return frozenset(n for n in out if n)
@@ -341,13 +341,13 @@ def borrowed_voice(sentence: str, passage: str, name_words: frozenset[str], span
     if not (third_party or speaks_of_declarant(passage, name_words)):
         return False
     folded = fold(passage)
-    words = WORD_RE.findall(fold(strip_citations(sentence)))
+    said = folded_words(strip_citations(sentence))
     tokens = list(WORD_RE.finditer(folded))
     plain = [t.group(0) for t in tokens]
-    for i, w in enumerate(words):
-        if w not in _FIRST_PERSON_SINGULAR or i + span > len(words):
+    for i, w in enumerate(said):
+        if w not in _FIRST_PERSON_SINGULAR or i + span > len(said):
             continue
-        clause = words[i:i + span]
+        clause = said[i:i + span]
         for j in range(len(plain) - span + 1):
             if plain[j:j + span] == clause and not _inside_quotes(folded, tokens[j].start()):
                 return True
