@@ -150,7 +150,7 @@ def batches(items: Sequence[ScoredChunk], size: int) -> list[list[ScoredChunk]]:
 # A regex splitter, not an NLP library: the only offline sentence models need downloaded data, and the text here is
 # short model output whose only hard cases are abbreviations and our own citations (protected before splitting).
 
-_ABBREVIATIONS = {
+ABBREVIATIONS = {  # a period after these (or a single letter) does not end a sentence
     "mr", "mrs", "ms", "dr", "st", "ave", "apt", "no", "jr", "sr", "inc", "co", "vs", "u.s", "ex", "p", "pp",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "blvd", "rd", "dept",
 }
@@ -223,7 +223,7 @@ def split_sentences(text: str) -> list[str]:
             continue
         if merged:
             last_word = merged[-1].rstrip(".!?\"'").rsplit(" ", 1)[-1].lower().rstrip(".")
-            if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+            if last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
                 merged[-1] = f"{merged[-1]} {piece}"
                 continue
         merged.append(piece)

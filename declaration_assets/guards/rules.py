@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ..drafting.compose import ABBREVIATIONS
 from ..drafting.models import Draft, Section
 from .facts import (
     ADDRESS_RE,
@@ -206,8 +207,8 @@ def check_dates(draft: Draft, facts: CaseFacts) -> list[Finding]:
 
 # A sentence ends at . ! or ? followed by a space, unless the period closes an abbreviation or an initial.
 _STOP_RE = re.compile(r"(\S*?)([.!?])[\"'\u201d\u2019)]*\s")
-_ABBREVIATIONS = {"apt", "st", "ave", "blvd", "rd", "dr", "mr", "mrs", "ms", "jr", "sr", "no", "ex", "p", "pp",
-                  "inc", "co", "corp", "u.s", "a.m", "p.m", "dept", "ste", "mt", "ft", "vs", "etc", "approx"}
+# The drafting splitter's abbreviations, plus times and words an address or a list may hold mid-sentence.
+_ABBREVIATIONS = ABBREVIATIONS | {"corp", "a.m", "p.m", "ste", "mt", "ft", "etc", "approx"}
 
 
 def _ends_sentence(segment: str) -> bool:
