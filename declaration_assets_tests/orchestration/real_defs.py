@@ -4,6 +4,11 @@ every place the project writes to is moved under the test's folder."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -43,3 +48,27 @@ def project_defs(tmp_path: Path, inbox: Path) -> dg.Definitions:
             "llm": LLMRouter(use_cache=False, call_log_path=str(tmp_path / "calls.jsonl")),
         },
     )
+
+
+def wait_for_chat(server, more_than: int = 0, timeout: float = 120,
+                  keep_waiting: Callable[[], bool] = lambda: True) -> bool:
+    """Whether the test server got more than `more_than` chat requests within `timeout` (while `keep_waiting`)."""
+    deadline = time.monotonic() + timeout
+    while len(server.requests_to("/chat/completions")) <= more_than:
+        if time.monotonic() >= deadline or not keep_waiting():
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def ctrl_c_once_a_call_waits(server, more_than: int = 0) -> threading.Thread:
+    """A started thread that sends this process SIGINT (Ctrl-C) once a new chat request is waiting on `server`;
+    nothing is sent if none comes."""
+    def interrupt() -> None:
+        if wait_for_chat(server, more_than):
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    return thread

@@ -1,10 +1,5 @@
 """`make demo`'s driver: every sample case through both runs, skipped when nothing changed, stopped by Ctrl-C."""
 
-import os
-import signal
-import threading
-import time
-
 import dagster as dg
 import pytest
 
@@ -13,7 +8,7 @@ from declaration_assets.demo import run_demo
 
 from ..support.fault_servers import Latency, Mode, OpenAIFaultServer
 from .casefiles import write_case
-from .real_defs import REPLY, isolate, project_defs
+from .real_defs import REPLY, ctrl_c_once_a_call_waits, isolate, project_defs, wait_for_chat
 
 pytestmark = pytest.mark.integration
 
@@ -47,16 +42,7 @@ def test_demo_runs_skips_when_unchanged_and_stops_on_ctrl_c(tmp_path, monkeypatc
         server.set_mode(Mode.HANG)
         asked = len(server.requests_to("/chat/completions"))
 
-        def ctrl_c_when_the_call_hangs():
-            deadline = time.monotonic() + 120
-            while len(server.requests_to("/chat/completions")) == asked and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if len(server.requests_to("/chat/completions")) > asked:
-                time.sleep(0.2)
-                os.kill(os.getpid(), signal.SIGINT)
-
-        watcher = threading.Thread(target=ctrl_c_when_the_call_hangs, daemon=True)
-        watcher.start()
+        watcher = ctrl_c_once_a_call_waits(server, more_than=asked)
         assert run_demo(force=True, defs=defs) == 130
         watcher.join(timeout=5)
         assert "vawa-0001: interrupted" in capsys.readouterr().err
@@ -83,10 +69,8 @@ def test_a_demo_killed_mid_step_does_not_block_the_next_one(tmp_path, monkeypatc
         first = subprocess.Popen([sys.executable, "-c", "from declaration_assets.demo import run_demo; run_demo()"],
                                  env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 240
-            while not server.requests_to("/chat/completions") and time.monotonic() < deadline and first.poll() is None:
-                time.sleep(0.1)
-            assert server.requests_to("/chat/completions"), "the first demo never reached its draft step"
+            assert wait_for_chat(server, timeout=240, keep_waiting=lambda: first.poll() is None), \
+                "the first demo never reached its draft step"
         finally:
             first.kill()
             first.wait(timeout=30)

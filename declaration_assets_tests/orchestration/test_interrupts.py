@@ -3,7 +3,6 @@
 import os
 import signal
 import threading
-import time
 
 import dagster as dg
 import pytest
@@ -13,7 +12,7 @@ from declaration_assets.orchestration.policies import stop_on_interrupt, was_int
 
 from ..support.fault_servers import Mode, OpenAIFaultServer
 from .casefiles import write_case
-from .real_defs import isolate, project_defs
+from .real_defs import ctrl_c_once_a_call_waits, isolate, project_defs
 
 RETRY_AT_ONCE = dg.RetryPolicy(max_retries=1, delay=0)
 
@@ -61,16 +60,7 @@ def test_ctrl_c_during_a_hung_llm_call_stops_the_draft_step(tmp_path, monkeypatc
             ingest = defs.resolve_job_def(jobs.INGEST_JOB).execute_in_process(instance=instance, partition_key="vawa-0001")
             assert ingest.success
 
-            def interrupt_when_the_call_hangs():  # Ctrl-C while the draft step waits on the hung server
-                deadline = time.monotonic() + 120
-                while not server.requests_to("/chat/completions") and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if server.requests_to("/chat/completions"):
-                    time.sleep(0.2)
-                    os.kill(os.getpid(), signal.SIGINT)
-
-            watcher = threading.Thread(target=interrupt_when_the_call_hangs, daemon=True)
-            watcher.start()
+            watcher = ctrl_c_once_a_call_waits(server)  # Ctrl-C while the draft step waits on the hung server
             declaration = defs.resolve_job_def(jobs.DECLARATION_JOB).execute_in_process(
                 instance=instance, partition_key="vawa-0001|default", raise_on_error=False)
             watcher.join(timeout=5)
