@@ -6,15 +6,12 @@ Dagster's own storage (runs, events, schedules) goes to PostgreSQL through the i
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 from typing import Any, Literal
 
 import dagster as dg
-from dagster._utils.cached_method import cached_method
+from botocore.exceptions import ClientError
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
-from dagster_aws.s3.io_manager import PickledObjectS3IOManager
 
 from ..cases.s3 import S3CaseStorage
 
@@ -27,34 +24,54 @@ ENV_ENDPOINT = "DECLARATION_S3_ENDPOINT_URL"  # only for S3-compatible stores (M
 ENV_REGION = "AWS_REGION"
 
 
-class _EncryptingPickledObjectS3IOManager(PickledObjectS3IOManager):
-    def __init__(self, *, server_side_encryption: str, kms_key_id: str | None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.extra_args: dict[str, str] = {"ServerSideEncryption": server_side_encryption}
-        if kms_key_id:
-            self.extra_args["SSEKMSKeyId"] = kms_key_id
+class BucketNotEncrypted(dg.DagsterInvariantViolationError):
+    """The value bucket has no default encryption of the required kind: nothing is written to it."""
 
-    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: Any) -> None:
-        # dagster-aws's S3PickleIOManager has no option for upload ExtraArgs; this is its dump_to_path plus them.
-        data = io.BytesIO(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
-        self.s3.upload_fileobj(data, self.bucket, path.as_posix(), ExtraArgs=self.extra_args)
+
+def bucket_encryption_problem(client: Any, bucket: str, algorithm: str, kms_key_id: str | None) -> str | None:
+    """Why `bucket`'s default encryption does not meet the requirement, or None when it does.
+
+    Every object S3 stores without its own encryption headers gets the bucket's default encryption, so verifying
+    the default once (GetBucketEncryption) covers every value the IO manager writes.
+    """
+    try:
+        config = client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code == "ServerSideEncryptionConfigurationNotFoundError":
+            return f"bucket {bucket} has no default encryption"
+        return f"bucket {bucket}: cannot read its encryption configuration ({code or e})"
+    defaults = [r.get("ApplyServerSideEncryptionByDefault", {}) for r in config.get("Rules", [])]
+    algorithms = {d.get("SSEAlgorithm") for d in defaults}
+    if algorithm == "aws:kms":
+        keys = {d.get("KMSMasterKeyID") for d in defaults if d.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse")}
+        if not keys:
+            return f"bucket {bucket} encrypts with {sorted(a for a in algorithms if a)} by default, not SSE-KMS"
+        if kms_key_id and kms_key_id not in keys:
+            return f"bucket {bucket} encrypts with another KMS key than {kms_key_id}"
+        return None
+    if not algorithms & {"AES256", "aws:kms", "aws:kms:dsse"}:
+        return f"bucket {bucket} has no default server-side encryption"
+    return None
 
 
 class EncryptedS3PickleIOManager(S3PickleIOManager):
-    """dagster-aws's S3PickleIOManager, writing every object with S3 server-side encryption (SSE-S3 or SSE-KMS)."""
+    """dagster-aws's S3PickleIOManager on a bucket verified, at resource setup, to encrypt every object by default
+    (SSE-S3, or SSE-KMS with the given key). A bucket that does not is refused before any value is written.
+
+    The check uses the resource's public setup hook and the bucket's own default encryption, so no dagster-aws
+    internals are overridden (configure it with `aws s3api put-bucket-encryption`, see docs/OPERATIONS.md).
+    """
 
     server_side_encryption: Literal["AES256", "aws:kms"] = "AES256"
     kms_key_id: str | None = None
 
-    @cached_method
-    def inner_io_manager(self) -> PickledObjectS3IOManager:
-        return _EncryptingPickledObjectS3IOManager(
-            s3_bucket=self.s3_bucket,
-            s3_session=self.s3_resource.get_client(),
-            s3_prefix=self.s3_prefix,
-            server_side_encryption=self.server_side_encryption,
-            kms_key_id=self.kms_key_id,
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        problem = bucket_encryption_problem(
+            self.s3_resource.get_client(), self.s3_bucket, self.server_side_encryption, self.kms_key_id
         )
+        if problem:
+            raise BucketNotEncrypted(f"asset values are not written to S3: {problem} (see docs/OPERATIONS.md)")
 
 
 def s3_resource() -> S3Resource:

@@ -15,7 +15,7 @@ from declaration_assets.cases.s3 import S3CaseStorage
 from declaration_assets.llm.routing_file import PACKAGED_ROUTES
 from declaration_assets.orchestration import sensors
 from declaration_assets.orchestration.jobs import DECLARATION_JOB, INGEST_JOB
-from declaration_assets.orchestration.production import EncryptedS3PickleIOManager
+from declaration_assets.orchestration.production import BucketNotEncrypted, EncryptedS3PickleIOManager
 
 from .casefiles import case_files, manifest_for
 from .services import BIN, REPO, PostgresServer, Service, daemon, free_port, service_env, wait_for, write_dagster_home, write_workspace
@@ -52,6 +52,13 @@ def s3_client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
+def encrypted_bucket(client, bucket: str) -> None:
+    """A bucket with default SSE-S3 encryption, as docs/OPERATIONS.md asks for the value bucket."""
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+
+
 def upload_case(client, bucket: str, prefix: str, case_id: str, files: dict[str, bytes]) -> None:
     for name, data in files.items():
         client.put_object(Bucket=bucket, Key=f"{prefix}/{case_id}/{name}", Body=data)
@@ -60,7 +67,8 @@ def upload_case(client, bucket: str, prefix: str, case_id: str, files: dict[str,
 def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
     client = s3_client(moto_endpoint)
     client.create_bucket(Bucket="cases")
-    client.create_bucket(Bucket="values")
+    encrypted_bucket(client, "values")
+    client.create_bucket(Bucket="plain")
     good = case_files("vawa-0001")
     upload_case(client, "cases", "inbox", "vawa-0001", {**good, "manifest.json": manifest_for(good)})
     bad = case_files("vawa-0002")
@@ -111,12 +119,21 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
     assert dg.materialize([value], resources={"io_manager": io}).success
     head = client.head_object(Bucket="values", Key="declaration_assets/value")
     assert head["ServerSideEncryption"] == "AES256"
+    # A bucket without default encryption is refused before a value is written to it.
+    plain = EncryptedS3PickleIOManager(s3_resource=s3, s3_bucket="plain", s3_prefix="declaration_assets")
+    with pytest.raises(BucketNotEncrypted, match="bucket plain has no default encryption"):
+        dg.materialize([value], resources={"io_manager": plain})
+    assert client.list_objects_v2(Bucket="plain").get("KeyCount", 0) == 0
+    # SSE-KMS is required with a key: an SSE-S3 bucket does not meet it.
+    kms = EncryptedS3PickleIOManager(s3_resource=s3, s3_bucket="values", server_side_encryption="aws:kms", kms_key_id="k1")
+    with pytest.raises(BucketNotEncrypted, match="not SSE-KMS"):
+        dg.materialize([value], resources={"io_manager": kms})
 
 
 @pytest.mark.timeout(420)
 def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, moto_endpoint, postgres):
     client = s3_client(moto_endpoint)
-    client.create_bucket(Bucket="declaration")
+    encrypted_bucket(client, "declaration")
     files = case_files("vawa-0001")
     upload_case(client, "declaration", "inbox", "vawa-0001", {**files, "manifest.json": manifest_for(files)})
     upload_case(client, "declaration", "inbox", "vawa-0002", {"notes.docx": b"PK\x03\x04"})
@@ -215,7 +232,7 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     from ..support.fault_servers import Latency, OpenAIFaultServer
 
     client = s3_client(moto_endpoint)
-    client.create_bucket(Bucket="declaration")
+    encrypted_bucket(client, "declaration")
     upload_case(client, "declaration", "inbox", "vawa-0001", case_files("vawa-0001"))
     for name, value in {"OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
                         "CALL_LOG_PATH": tmp_path / "calls.jsonl", "REFERENCES_DIR": tmp_path / "references"}.items():

@@ -83,18 +83,34 @@ def test_backfill_targets_pairs_and_comparison():
         backfill_targets(["a-0001"], ["default"], include_ingest=True, present=jobs.DECLARATION_ASSETS)
 
 
-def test_submit_backfill_checks_selection_and_records_target(defs):
+def test_submit_backfill_checks_selection_and_records_target(defs, tmp_path, monkeypatch):
+    """The in-process path sends the public launchPartitionBackfill mutation through `dagster-graphql` to the
+    instance DAGSTER_HOME names; the backfill it creates targets exactly the (case, model) pairs and the comparison."""
     from declaration_assets.orchestration import backfill
 
-    instance = dg.DagsterInstance.ephemeral()
-    jobs.register_case(instance, "vawa-0001")
-    with pytest.raises(ValueError, match="not registered"):
-        backfill.submit_backfill(instance, defs, ["vawa-0002"], ["default"])
-    with pytest.raises(ValueError, match="routing file"):
-        backfill.submit_backfill(instance, defs, ["vawa-0001"], ["nope"])
-    backfill_id = backfill.submit_backfill(instance, defs, ["vawa-0001"], ["default"])
-    target = instance.get_backfill(backfill_id).asset_backfill_data.target_subset
-    assert target.non_partitioned_asset_keys == {dg.AssetKey("model_comparison")}
-    assert {k.to_user_string(): set(s.get_partition_keys()) for k, s in target.partitions_subsets_by_asset_key.items()} == {
-        a: {"vawa-0001|default"} for a in jobs.DECLARATION_ASSETS
-    }
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        jobs.register_case(instance, "vawa-0001")
+        with pytest.raises(ValueError, match="not registered"):
+            backfill.submit_backfill(instance, defs, ["vawa-0002"], ["default"])
+        with pytest.raises(ValueError, match="routing file"):
+            backfill.submit_backfill(instance, defs, ["vawa-0001"], ["nope"])
+        backfill_id = backfill.submit_backfill(instance, defs, ["vawa-0001"], ["default"], include_ingest=True)
+        record = instance.get_backfill(backfill_id)
+        assert record.tags[backfill.BACKFILL_TAG] == "model_comparison"
+        target = record.asset_backfill_data.target_subset
+        assert target.non_partitioned_asset_keys == {dg.AssetKey("model_comparison")}
+        assert {k.to_user_string(): set(s.get_partition_keys()) for k, s in target.partitions_subsets_by_asset_key.items()} == {
+            **{a: {"vawa-0001|default"} for a in jobs.DECLARATION_ASSETS},
+            **{a: {"vawa-0001"} for a in jobs.INGEST_ASSETS},
+        }
+
+
+def test_backfill_answer_refusals_are_reported():
+    from declaration_assets.orchestration.backfill import backfill_id_from
+
+    assert backfill_id_from({"data": {"launchPartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "abc"}}}) == "abc"
+    with pytest.raises(RuntimeError, match="PartitionKeysNotFoundError: no such key"):
+        backfill_id_from({"data": {"launchPartitionBackfill": {"__typename": "PartitionKeysNotFoundError", "message": "no such key"}}})
+    with pytest.raises(RuntimeError, match="GraphQL errors"):
+        backfill_id_from({"errors": [{"message": "bad"}]})
