@@ -31,8 +31,9 @@ def _secure() -> None:
 
 
 LARGE_DROP_HINT = (
-    "Dropping large files into {inbox}: copy them in, then write manifest.json (names, sizes, sha256) last; a case "
-    "with a manifest waits until every listed file is complete, however slowly it arrives (docs/OPERATIONS.md)."
+    "Dropping large files into {inbox}: write the case folder's manifest.json (names, sizes, sha256) first, then "
+    "copy the files; a case with a manifest waits until every listed file is complete, however slowly it arrives "
+    "(docs/OPERATIONS.md)."
 )
 
 

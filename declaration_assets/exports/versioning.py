@@ -209,3 +209,26 @@ def s3_point_latest(client: Any, bucket: str, base: str, version: str) -> str:
             if not _precondition_failed(e):
                 raise
     raise RuntimeError(f"could not update s3://{bucket}/{key}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m declaration_assets.exports.versioning approve <case_id> <model_config> <version folder>`."""
+    import argparse
+
+    from .. import settings
+
+    ap = argparse.ArgumentParser(prog="python -m declaration_assets.exports.versioning")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("approve", help="point `approved` at a version folder of a case's outputs")
+    p.add_argument("case_id")
+    p.add_argument("model_config")
+    p.add_argument("version", help="the version folder's name, e.g. v0003-20261126T221500Z-1a2b3c4d")
+    args = ap.parse_args(argv)
+    base = output_base(settings.OUTPUTS_DIR, args.case_id, args.model_config)
+    point_approved(base, base / args.version)
+    print(f"{base / APPROVED_LINK} -> {args.version}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -80,6 +80,16 @@ def test_approved_version_has_its_own_pointer(tmp_path):
         v.point_approved(base, tmp_path)
 
 
+def test_approve_from_the_command_line(tmp_path, monkeypatch):
+    from declaration_assets import settings
+
+    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path)
+    base = v.output_base(tmp_path, "vawa-0001", "default")
+    folder = v.create_version_dir(base, "aaaaaaaa")
+    assert v.main(["approve", "vawa-0001", "default", folder.name]) == 0
+    assert v.approved_version(base) == folder
+
+
 def test_s3_versions_are_allocated_by_conditional_put(monkeypatch):
     for k, val in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_DEFAULT_REGION": "us-east-1"}.items():
