@@ -31,6 +31,7 @@ from ..cases.models import CASE_ID_MAX_LEN, CASE_ID_PATTERN, CaseFileError
 from ..cases.storage import CASE_FILE, MANIFEST_FILE, MAX_PDF_PAGES, CaseFile, CaseStorage, over_size_limit
 
 FINGERPRINT_LEN = 16  # hex chars of sha256 kept in cursors and run keys: 64 bits, ample for one case's versions
+MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest lists at most MAX_FILES_PER_CASE entries of ~150 bytes
 MAX_FILES_PER_CASE = int(os.environ.get("DECLARATION_MAX_FILES_PER_CASE", "500"))
 # A local PDF without its `%%EOF` trailer, modified less than this long ago, is taken as still being written.
 EOF_GRACE_S = float(os.environ.get("DECLARATION_PDF_EOF_GRACE_S", "600"))

@@ -54,8 +54,12 @@ def snapshot(storage: CaseStorage) -> dict[str, list[CaseFile]]:
 
 def manifest_check(storage: CaseStorage):
     def check(case_id: str, files: Sequence[CaseFile]) -> intake.ManifestCheckResult | None:
-        if not any(f.name == MANIFEST_FILE for f in files):
+        manifest = next((f for f in files if f.name == MANIFEST_FILE and not f.skipped), None)
+        if manifest is None:
             return None
+        if manifest.size > intake.MAX_MANIFEST_BYTES:  # refused unread, like an oversized case.yaml
+            return intake.ManifestCheckResult(
+                problems=(f"{MANIFEST_FILE}: {manifest.size:,} bytes, over the {intake.MAX_MANIFEST_BYTES:,}-byte limit",))
         try:
             parsed = intake.parse_manifest(storage.read_bytes(case_id, MANIFEST_FILE))
         except Exception as e:  # removed or unreadable between listing and reading: judged again next tick

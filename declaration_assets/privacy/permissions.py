@@ -36,10 +36,10 @@ def apply_umask() -> int:
 
 def content_dirs() -> list[Path]:
     """The project's folders that hold case content."""
-    dirs = [settings.OUTPUTS_DIR, settings.CACHE_DIR, settings.RUN_DIR]
+    dirs = [settings.OUTPUTS_DIR, settings.CACHE_DIR, settings.RUN_DIR, settings.PROJECT_ROOT / ".dagster_home"]
     if home := os.environ.get("DAGSTER_HOME"):
         dirs.append(Path(home))
-    return dirs
+    return list(dict.fromkeys(dirs))
 
 
 def _target_mode(mode: int, is_dir: bool, grouped: bool) -> int:

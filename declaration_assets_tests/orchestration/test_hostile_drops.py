@@ -287,3 +287,14 @@ def test_top_level_declarant_key_shows_the_expected_shape_and_reason_first(inbox
     assert "parties:\n  - role: declarant\n    name: Full Name" in reason
     assert "notes.txt" not in reason and "notes.txt: not a PDF" in meta["notices"].value
     assert NAME not in repr(meta)
+
+
+def test_oversized_manifest_is_refused_unread(inbox):
+    folder = write_case(inbox, "vawa-0017")
+    (folder / "manifest.json").write_bytes(b'{"files": [' + b" " * (intake.MAX_MANIFEST_BYTES + 1) + b"]}")
+    st = LocalCaseStorage(roots=[str(inbox)])
+    reads = []
+    real = st.read_bytes
+    object.__setattr__(st, "read_bytes", lambda c, n: reads.append(n) or real(c, n))
+    result = sensors.manifest_check(st)("vawa-0017", st.list_files("vawa-0017"))
+    assert result.problems and "limit" in result.problems[0] and reads == []

@@ -22,6 +22,7 @@ from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.extraction.pdf import _cache_key, ocr_settings
+from declaration_assets.guarding.assets import guarded_declaration
 from declaration_assets.judging.assets import judge_scores
 from declaration_assets.llm import engine
 from declaration_assets.llm.resources import LLMRouter
@@ -104,13 +105,14 @@ def test_fresh_case_run_is_private_and_purge_leaves_no_byte_of_it(tmp_path, monk
         resources = {"llm": router, "embedder": Embedder(cache_dir=str(targets.embeddings_dir)),
                      "case_storage": LocalCaseStorage(roots=[str(project / "inbox")])}
         instance.add_dynamic_partitions("cases", [CASE])
-        assets = [extracted_text, chunk_index, draft, judge_scores]
+        assets = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration]
         ingest = [extracted_text, chunk_index]
         assert dg.materialize(assets, selection=ingest, partition_key=CASE, instance=instance, resources=resources).success
         shutil.copy(sample_dir(SOURCE) / "03-i94-and-visa-record.pdf", folder / "03-i94-and-visa-record.pdf")
         assert dg.materialize(assets, selection=ingest, partition_key=CASE, instance=instance, resources=resources).success
         key = dg.MultiPartitionKey({"case": CASE, "model": "default"})
-        assert dg.materialize(assets, selection=[draft, judge_scores], partition_key=key, instance=instance,
+        assert dg.materialize(assets, selection=[draft, judge_scores, guarded_declaration], partition_key=key,
+                              instance=instance,
                               resources=resources,
                               run_config={"ops": {"draft": {"config": {"evidence_per_element": 2}}}}).success
         needles = set(record.sensitive_strings())
@@ -119,7 +121,7 @@ def test_fresh_case_run_is_private_and_purge_leaves_no_byte_of_it(tmp_path, monk
         # What the run wrote is private: no file or folder any other user could read or enter (the inbox holds
         # what the user dropped, with the user's own modes).
         written = [p for p in project.iterdir() if p.name != "inbox"]
-        assert {"cache", "dagster", "run"} <= {p.name for p in written}
+        assert {"cache", "dagster", "run", "outputs"} <= {p.name for p in written}
         assert permissions.world_accessible(written) == []
 
         purge_case(CASE, targets=targets, instance=instance, inputs=True)
