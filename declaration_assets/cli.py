@@ -45,6 +45,21 @@ def _raise_terminated(signum, frame):  # noqa: ANN001 - signal handler signature
     raise Terminated()
 
 
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits: `make` does not pass a SIGTERM it receives on
+    to its recipe, so `kill <make's pid>` reaches `make dev` this way. (A no-op where prctl is missing.)"""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was already gone before the request
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve(supervisor: subprocess.Popen, ui_cmd: list[str], env: dict[str, str], cwd: str | os.PathLike) -> int:
     """Run the UI until it exits, Ctrl-C or SIGTERM; then stop the UI (SIGINT, as Ctrl-C does) and the model
     server's supervisor (which stops the server) and wait for both."""
@@ -85,6 +100,7 @@ def dev(args: argparse.Namespace) -> int:
     _secure()
     server = EmbeddedServer()
     signal.signal(signal.SIGTERM, _raise_terminated)
+    die_with_parent()
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "declaration_assets.embedded.server", "supervise"], start_new_session=True
     )
