@@ -22,22 +22,96 @@ def _start_embedded() -> EmbeddedServer:
     return server
 
 
+def _secure() -> None:
+    """Owner-only (or share-group) files for this process and every child it starts; earlier files tightened."""
+    from .privacy.permissions import secure_process
+
+    if changed := secure_process():
+        print(f"file permissions: {changed} earlier files and folders made private (see docs/OPERATIONS.md)")
+
+
+LARGE_DROP_HINT = (
+    "Dropping large files into {inbox}: write the case folder's manifest.json (names, sizes, sha256) first, then "
+    "copy the files; a case with a manifest waits until every listed file is complete, however slowly it arrives "
+    "(docs/OPERATIONS.md)."
+)
+
+
+class Terminated(Exception):
+    """SIGTERM received: stop everything as Ctrl-C does."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ANN001 - signal handler signature
+    raise Terminated()
+
+
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits: `make` does not pass a SIGTERM it receives on
+    to its recipe, so `kill <make's pid>` reaches `make dev` this way. (A no-op where prctl is missing.)"""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was already gone before the request
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve(supervisor: subprocess.Popen, ui_cmd: list[str], env: dict[str, str], cwd: str | os.PathLike) -> int:
+    """Run the UI until it exits, Ctrl-C or SIGTERM; then stop the UI (SIGINT, as Ctrl-C does) and the model
+    server's supervisor (which stops the server) and wait for both."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    ui = None
+    try:
+        ui = subprocess.Popen(ui_cmd, env=env, cwd=cwd)
+        return ui.wait()
+    except (KeyboardInterrupt, Terminated) as e:
+        if ui is not None:
+            ui.send_signal(signal.SIGINT)
+            try:
+                ui.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                ui.kill()
+                ui.wait()
+        return 130 if isinstance(e, KeyboardInterrupt) else 143
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+        supervisor.terminate()
+        try:
+            supervisor.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+        signal.signal(signal.SIGTERM, previous)
+
+
 def demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    _secure()
     _start_embedded()
     return run_demo(force=args.force)
 
 
 def dev(args: argparse.Namespace) -> int:
     """The Dagster UI and daemon on 127.0.0.1, with the embedded model server supervised beside them."""
+    _secure()
     server = EmbeddedServer()
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    die_with_parent()
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "declaration_assets.embedded.server", "supervise"], start_new_session=True
     )
-    deadline = time.monotonic() + 180
-    while not server.healthy() and time.monotonic() < deadline and supervisor.poll() is None:
-        time.sleep(0.5)
+    try:
+        deadline = time.monotonic() + 180
+        while not server.healthy() and time.monotonic() < deadline and supervisor.poll() is None:
+            time.sleep(0.5)
+    except (KeyboardInterrupt, Terminated):
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
+        return 143
     if not server.healthy():
         supervisor.terminate()
         print(f"embedded model server did not start; see {server.log_file}", file=sys.stderr)
@@ -45,19 +119,10 @@ def dev(args: argparse.Namespace) -> int:
     env = dict(os.environ, DECLARATION_EMBEDDED_API_BASE=server.api_base())
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
     cmd = [dagster, "dev", "-h", args.host, "-p", str(args.port), "-w", str(settings.PROJECT_ROOT / "workspace.yaml")]
-    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops the UI, the daemon and the model server)", flush=True)
-    ui = subprocess.Popen(cmd, env=env, cwd=settings.PROJECT_ROOT)
-    try:
-        return ui.wait()
-    except KeyboardInterrupt:
-        ui.send_signal(signal.SIGINT)
-        return ui.wait(timeout=30)
-    finally:
-        supervisor.terminate()
-        try:
-            supervisor.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
+    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C or SIGTERM stops the UI, the daemon and the model "
+          "server)", flush=True)
+    print(LARGE_DROP_HINT.format(inbox=settings.INBOX_DIR), flush=True)
+    return serve(supervisor, cmd, env, settings.PROJECT_ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,13 @@ from .guards.checks import asset_checks
 from .judging.assets import judge_scores
 from .llm.resources import LLMRouter
 from .orchestration.defs import orchestration_definitions, profile_resources
+from .privacy.permissions import apply_umask
 from .retrieval.assets import chunk_index
 from .retrieval.embeddings import Embedder
+
+# Every process that loads the code location (the webserver's code server, the daemon's, each run worker) creates
+# the files holding case content owner-only (or group-only), never world-readable.
+apply_umask()
 
 defs = dg.Definitions.merge(
     dg.Definitions(

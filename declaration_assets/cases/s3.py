@@ -7,8 +7,18 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from .models import CaseFileError, CaseRecord
-from .storage import CASE_FILE, CaseFile, CaseStorage, parse_case_yaml
+from .models import MAX_CASE_FILE_BYTES, CaseFileError, CaseRecord
+from .storage import CASE_FILE, CaseFile, CaseRefused, CaseStorage, parse_case_yaml, safe_name
+
+
+def _entry(name: str, obj: dict) -> CaseFile:
+    """A listed key as a case file; a key with `..` or a nested path is listed as skipped, never read (a case reads
+    only the objects directly under its own prefix)."""
+    size, etag = int(obj["Size"]), str(obj["ETag"]).strip('"')
+    if not safe_name(name):
+        return CaseFile(name=name, size=size, version=etag,
+                        skipped="not a file directly in the case folder (a nested or `..` key), skipped")
+    return CaseFile(name=name, size=size, version=etag)
 
 
 class S3CaseStorage(CaseStorage):
@@ -47,29 +57,38 @@ class S3CaseStorage(CaseStorage):
                 continue  # an object directly under the prefix is not a case folder
             files = out.setdefault(case_id, [])
             if name and not name.endswith("/") and not name.startswith("."):  # "folder/" markers make empty folders
-                files.append(CaseFile(name=name, size=int(obj["Size"]), version=str(obj["ETag"]).strip('"')))
+                files.append(_entry(name, obj))
         return {k: sorted(v, key=lambda f: f.name) for k, v in sorted(out.items())}
 
     def list_case_ids(self) -> list[str]:
         return list(self.list_all_files())
 
+    def ignored_names(self) -> list[str]:
+        root = self._root()
+        names = set()
+        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root, Delimiter="/"):
+            names |= {p["Prefix"][len(root):].rstrip("/") for p in page.get("CommonPrefixes", [])}
+        return sorted(n for n in names if n.startswith("."))
+
     def list_files(self, case_id: str) -> list[CaseFile]:
         prefix = self.key(case_id, "")
-        files = [
-            CaseFile(name=o["Key"][len(prefix):], size=int(o["Size"]), version=str(o["ETag"]).strip('"'))
-            for o in self._objects(prefix)
-        ]
+        if not safe_name(case_id):
+            raise CaseRefused(f"{case_id!r}: not a case folder name")
+        files = [_entry(o["Key"][len(prefix):], o) for o in self._objects(prefix)]
         if not files:
             raise FileNotFoundError(f"case {case_id!r} not found under s3://{self.bucket}/{self._root()}")
         return sorted((f for f in files if f.name and not f.name.endswith("/")), key=lambda f: f.name)
 
-    def read_bytes(self, case_id: str, name: str) -> bytes:
-        return self.client().get_object(Bucket=self.bucket, Key=self.key(case_id, name))["Body"].read()
+    def read_bytes(self, case_id: str, name: str, limit: int | None = None) -> bytes:
+        if not safe_name(case_id) or not safe_name(name):  # no `..`, no key outside the case prefix
+            raise CaseRefused(f"{case_id}/{name}: not a file directly in a case folder")
+        body = self.client().get_object(Bucket=self.bucket, Key=self.key(case_id, name))["Body"]
+        return body.read() if limit is None else body.read(limit)
 
     def read_case_record(self, case_id: str) -> CaseRecord:
         where = f"s3://{self.bucket}/{self.key(case_id, CASE_FILE)}"
         try:
-            data = self.read_bytes(case_id, CASE_FILE)
+            data = self.read_bytes(case_id, CASE_FILE, limit=MAX_CASE_FILE_BYTES + 1)  # the cap, before parsing
         except self.client().exceptions.NoSuchKey as e:
             raise CaseFileError(f"{where}: missing (every case folder needs a case.yaml)") from e
         return parse_case_yaml(case_id, data, where)

@@ -8,6 +8,7 @@ from .. import settings
 from ..cases.models import CaseFileError
 from ..cases.storage import CaseStorage
 from ..orchestration.ui import ui_attributes
+from ..privacy.references import track_extraction
 from ..partitions import case_partitions
 from .metadata import extraction_metadata
 from .models import ExtractedCase
@@ -43,6 +44,7 @@ def extracted_text(
         context.log.warning(ocr.unavailable_reason)
     cache_dir = settings.CACHE_DIR / "extraction" if config.use_cache else None
     documents = ((name, case_storage.read_bytes(case_id, name)) for name in names)
+    documents = track_extraction(case_id, documents, ocr)  # lets purge find every version's cache entry
     try:
         case, results = extract_case(case_id, documents, ocr, cache_dir)
     except NothingExtractable as e:

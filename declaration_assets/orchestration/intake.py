@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,10 +27,15 @@ from typing import Literal
 import pymupdf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..cases.models import CASE_ID_PATTERN, CaseFileError
-from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseFile, CaseStorage
+from ..cases.models import CASE_ID_MAX_LEN, CASE_ID_PATTERN, CaseFileError
+from ..cases.storage import CASE_FILE, MANIFEST_FILE, MAX_PDF_PAGES, CaseFile, CaseStorage, over_size_limit
 
 FINGERPRINT_LEN = 16  # hex chars of sha256 kept in cursors and run keys: 64 bits, ample for one case's versions
+MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest lists at most MAX_FILES_PER_CASE entries of ~150 bytes
+MAX_FILES_PER_CASE = int(os.environ.get("DECLARATION_MAX_FILES_PER_CASE", "500"))
+# A local PDF without its `%%EOF` trailer, modified less than this long ago, is taken as still being written.
+EOF_GRACE_S = float(os.environ.get("DECLARATION_PDF_EOF_GRACE_S", "600"))
+EOF_TAIL_BYTES = 2048  # `%%EOF` sits at the very end; writers may add a few bytes of whitespace or comments
 
 
 # ---------------------------------------------------------------------------------------------- fingerprints
@@ -120,6 +127,11 @@ class Inspection:
     pdfs: tuple[str, ...] = ()
     case_type: str | None = None
     notices: tuple[str, ...] = ()  # bad single files of a usable case: reported, the case proceeds
+    unfinished: tuple[str, ...] = ()  # files that look still being written: the case waits, nothing is decided
+
+
+def has_eof_trailer(data: bytes) -> bool:
+    return b"%%EOF" in data[-EOF_TAIL_BYTES:]
 
 
 def pdf_problem(name: str, data: bytes) -> str | None:
@@ -132,32 +144,59 @@ def pdf_problem(name: str, data: bytes) -> str | None:
                 return f"{name}: encrypted PDF (password required)"
             if doc.page_count == 0:
                 return f"{name}: PDF has no pages"
+            if doc.page_count > MAX_PDF_PAGES:  # page_count reads the page tree only: cheap even for a large file
+                return f"{name}: {doc.page_count} pages, over the {MAX_PDF_PAGES}-page limit for one PDF; skipped"
             doc.load_page(0)
     except Exception as e:  # PyMuPDF raises several types (FileDataError, RuntimeError, ValueError) for damage
         return f"{name}: unreadable PDF ({type(e).__name__}: {e})"
     return None
 
 
-def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) -> Inspection:
-    """Read a complete case folder once and say whether it is a valid case. Never raises for a bad drop."""
-    problems: list[str] = []
+def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile], now: float | None = None) -> Inspection:
+    """Read a complete case folder once and say whether it is a valid case. Never raises for a bad drop.
+
+    Problems come in order of how fundamental they are, so the first one is the reason to fix first: the folder
+    or its id, then case.yaml, then the PDFs."""
+    now = time.time() if now is None else now
     digests: dict[str, str] = {}
     if not CASE_ID_PATTERN.match(case_id):
-        problems.append(f"case id {case_id!r} must be neutral, like 'vawa-0001' (never a client's name)")
+        shown = case_id if len(case_id) <= CASE_ID_MAX_LEN else case_id[:CASE_ID_MAX_LEN] + "..."
+        return Inspection(problems=(f"case id {shown!r} must be neutral ASCII like 'vawa-0001', at most "
+                                    f"{CASE_ID_MAX_LEN} characters (never a client's name)",),
+                          content_fp=content_fingerprint({}))
+    if (why := storage.refusal(case_id)) is not None:
+        return Inspection(problems=(why,), content_fp=content_fingerprint({}))
     if not files:
-        return Inspection(problems=(*problems, "empty case folder"), content_fp=content_fingerprint({}))
+        return Inspection(problems=("empty case folder",), content_fp=content_fingerprint({}))
+    if len(files) > MAX_FILES_PER_CASE:
+        return Inspection(problems=(f"{len(files)} files, over the limit of {MAX_FILES_PER_CASE} for one case",),
+                          content_fp=content_fingerprint({}))
+    yaml_problems: list[str] = []
+    pdf_problems: list[str] = []
     pdfs: list[str] = []
     notices: list[str] = []
+    unfinished: list[str] = []
     readable = 0
     for f in sorted(files, key=lambda f: f.name):
+        if f.skipped:
+            notices.append(f"{f.name}: {f.skipped}")
+            continue
+        if (too_big := over_size_limit(f)) is not None:
+            notices.append(too_big)
+            continue
         try:
             data = storage.read_bytes(case_id, f.name)
         except Exception as e:  # a file deleted or unreadable between listing and reading
-            problems.append(f"{f.name}: cannot be read ({type(e).__name__}: {e})")
+            pdf_problems.append(f"{f.name}: cannot be read ({type(e).__name__})")
             continue
         digests[f.name] = hashlib.sha256(data).hexdigest()
         if f.is_pdf:
             pdfs.append(f.name)
+            if data and not has_eof_trailer(data):
+                if f.mtime is not None and now - f.mtime < EOF_GRACE_S:
+                    unfinished.append(f"{f.name}: no %%EOF trailer yet (still being written?)")
+                    continue
+                notices.append(f"{f.name}: no %%EOF trailer: the file may be truncated")
             if (p := pdf_problem(f.name, data)) is not None:
                 notices.append(p)
             else:
@@ -167,22 +206,22 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile]) 
                 f"{f.name}: not a PDF, ignored (a case folder holds PDFs, {CASE_FILE} and optionally {MANIFEST_FILE})"
             )
     if not pdfs:
-        problems.append("no PDF in the case folder")
-    elif not readable:
-        problems.append("no readable PDF in the case folder")
+        pdf_problems.insert(0, "no PDF in the case folder")
+    elif not readable and not unfinished:
+        pdf_problems.insert(0, "no readable PDF in the case folder")
     case_type = None
     try:
         record = storage.read_case_record(case_id)
         case_type = record.case_type
         if record.case_id != case_id:
-            problems.append(f"{CASE_FILE}: case_id {record.case_id!r} does not match the folder name {case_id!r}")
+            yaml_problems.append(f"{CASE_FILE}: case_id {record.case_id!r} does not match the folder name {case_id!r}")
     except CaseFileError as e:
-        problems.append(str(e))
+        yaml_problems.append(str(e))
     except Exception as e:  # storage errors reading case.yaml are a bad drop too, never a sensor crash
-        problems.append(f"{CASE_FILE}: cannot be read ({type(e).__name__}: {e})")
+        yaml_problems.append(f"{CASE_FILE}: cannot be read ({type(e).__name__})")
     return Inspection(
-        problems=tuple(problems), content_fp=content_fingerprint(digests), pdfs=tuple(pdfs), case_type=case_type,
-        notices=tuple(notices),
+        problems=tuple(yaml_problems + pdf_problems), content_fp=content_fingerprint(digests), pdfs=tuple(pdfs),
+        case_type=case_type, notices=tuple(notices), unfinished=tuple(unfinished),
     )
 
 
@@ -201,6 +240,11 @@ class IntakeCursor(BaseModel):
     model_config = ConfigDict(extra="forbid")
     v: int = 1
     cases: dict[str, CaseState] = Field(default_factory=dict)
+    ignored: list[str] = Field(default_factory=list)  # dot-folders already reported once
+
+    def forget(self, case_id: str) -> bool:
+        """Drop everything remembered of a case (after a purge): the same files dropped again are a new case."""
+        return self.cases.pop(case_id, None) is not None
 
     @classmethod
     def load(cls, raw: str | None) -> IntakeCursor:
@@ -221,7 +265,10 @@ class IntakeCursor(BaseModel):
             case_id: {k: v for k, v in st.model_dump(exclude_defaults=True).items() if not (k == "seen" and v == st.decided)}
             for case_id, st in self.cases.items()
         }
-        return json.dumps({"v": self.v, "cases": compact}, separators=(",", ":"))
+        out: dict[str, object] = {"v": self.v, "cases": compact}
+        if self.ignored:
+            out["ignored"] = self.ignored
+        return json.dumps(out, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------- one tick
@@ -241,9 +288,24 @@ class Submission:
 
 @dataclass(frozen=True)
 class Rejection:
+    """`problems[0]` is the fatal reason (the one to fix first); `notices` are files merely skipped."""
+
     case_id: str
     listing_fp: str
     problems: tuple[str, ...]
+    notices: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return self.problems[0]
+
+    def message(self) -> str:
+        out = self.reason
+        if len(self.problems) > 1:
+            out += " | also: " + "; ".join(self.problems[1:])
+        if self.notices:
+            out += " | notices (files skipped): " + "; ".join(self.notices)
+        return out
 
 
 @dataclass
@@ -266,13 +328,15 @@ def plan_tick(
     inspect: Inspector,
     manifest_check: ManifestCheck,
     max_inspections: int | None = None,
+    deadline: float | None = None,
 ) -> TickPlan:
     """Decide this tick for every listed case. Pure apart from the two callables, which read files.
 
     `manifest_check(case_id, files)` returns None when the folder has no manifest, else how the folder compares.
-    `max_inspections` bounds the reading done in one tick; the rest stays complete and is taken next tick.
+    `max_inspections` and `deadline` (a `time.monotonic()` value) bound the reading done in one tick; the rest
+    stays complete and is taken next tick, so one heavy drop cannot hold up intake for every other case.
     """
-    new = IntakeCursor(cases={})
+    new = IntakeCursor(cases={}, ignored=list(cursor.ignored))
     plan = TickPlan(cursor=new)
     inspected = 0
     for case_id in sorted(listings):
@@ -297,16 +361,22 @@ def plan_tick(
             state.status = "waiting"
             plan.waiting.append(case_id)
             continue
-        if max_inspections is not None and inspected >= max_inspections:
+        if (max_inspections is not None and inspected >= max_inspections) or (
+            deadline is not None and inspected and time.monotonic() >= deadline
+        ):
             plan.deferred.append(case_id)
             continue
         inspected += 1
         insp = inspect(case_id, files)
-        problems = (manifest.problems if manifest else ()) + insp.problems
+        if insp.unfinished and not insp.problems:
+            state.status = "waiting"  # a PDF still being written: nothing decided, looked at again next tick
+            plan.waiting.append(case_id)
+            continue
+        problems = insp.problems + (manifest.problems if manifest else ())
         state.decided = fp
         if problems:
             state.status = "rejected"
-            plan.rejections.append(Rejection(case_id, fp, problems + insp.notices))
+            plan.rejections.append(Rejection(case_id, fp, problems, insp.notices))
         elif state.submitted == insp.content_fp:
             state.status = "unchanged"
             plan.unchanged.append(case_id)

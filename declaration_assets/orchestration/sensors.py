@@ -3,11 +3,13 @@ the declaration run of its case for the `default` model configuration. Decisions
 
 
 import os
+import time
 from collections.abc import Sequence
 
 import dagster as dg
 
 from .. import settings
+from ..cases.models import CaseFileError
 from ..cases.storage import MANIFEST_FILE, CaseFile, CaseStorage, LocalCaseStorage
 from ..llm.routing_file import default_model_config
 from ..partitions import CASES
@@ -27,6 +29,9 @@ SENSOR_INTERVAL_S = int(os.environ.get("DECLARATION_SENSOR_INTERVAL_S", "30"))
 # Bounds the reading done in one tick (validation reads every file of a complete case once): a burst of new
 # cases is spread over ticks, each well inside the daemon's sensor evaluation timeout.
 MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "400"))
+# ...and in time: once this many seconds of a tick went into reading cases, the rest wait for the next tick
+# (Dagster times a sensor evaluation out at 60 s by default).
+TICK_BUDGET_S = float(os.environ.get("DECLARATION_SENSOR_TICK_BUDGET_S", "20"))
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 
@@ -42,13 +47,19 @@ def snapshot(storage: CaseStorage) -> dict[str, list[CaseFile]]:
             out[case_id] = storage.list_files(case_id)
         except FileNotFoundError:  # removed between the two listings
             continue
+        except CaseFileError:  # a refused folder (a link, an id in two roots): listed empty, rejected with its reason
+            out[case_id] = []
     return out
 
 
 def manifest_check(storage: CaseStorage):
     def check(case_id: str, files: Sequence[CaseFile]) -> intake.ManifestCheckResult | None:
-        if not any(f.name == MANIFEST_FILE for f in files):
+        manifest = next((f for f in files if f.name == MANIFEST_FILE and not f.skipped), None)
+        if manifest is None:
             return None
+        if manifest.size > intake.MAX_MANIFEST_BYTES:  # refused unread, like an oversized case.yaml
+            return intake.ManifestCheckResult(
+                problems=(f"{MANIFEST_FILE}: {manifest.size:,} bytes, over the {intake.MAX_MANIFEST_BYTES:,}-byte limit",))
         try:
             parsed = intake.parse_manifest(storage.read_bytes(case_id, MANIFEST_FILE))
         except Exception as e:  # removed or unreadable between listing and reading: judged again next tick
@@ -60,19 +71,23 @@ def manifest_check(storage: CaseStorage):
     return check
 
 
-def intake_event(case_id: str, status: str, problems: Sequence[str], listing_fp: str, source: str) -> dg.AssetObservation:
+def _md_list(items: Sequence[str]) -> dg.MetadataValue:
+    return dg.MetadataValue.md("\n".join(f"- {p}" for p in items))
+
+
+def intake_event(case_id: str, status: str, problems: Sequence[str], listing_fp: str, source: str,
+                 notices: Sequence[str] = ()) -> dg.AssetObservation:
     """Recorded on the case's `extracted_text` partition, so the UI shows what intake found: why a drop did not run
-    (`rejected`), or which single files of a case that runs were bad (`accepted_with_problems`)."""
-    return dg.AssetObservation(
-        asset_key=dg.AssetKey(INGEST_ASSETS[0]),
-        partition=case_id,
-        metadata={
-            "intake_status": status,
-            "intake_source": source,
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
-            "listing_fingerprint": listing_fp,
-        },
-    )
+    (`rejected`: `reason` is the fatal one, `problems` all of them, `notices` files merely skipped), or which single
+    files of a case that runs were bad (`accepted_with_problems`)."""
+    metadata: dict[str, object] = {"intake_status": status, "intake_source": source}
+    if problems:
+        metadata["reason"] = dg.MetadataValue.text(problems[0])
+        metadata["problems"] = _md_list(problems)
+    if notices:
+        metadata["notices"] = _md_list(notices)
+    metadata["listing_fingerprint"] = listing_fp
+    return dg.AssetObservation(asset_key=dg.AssetKey(INGEST_ASSETS[0]), partition=case_id, metadata=metadata)
 
 
 def intake_tick(
@@ -85,9 +100,17 @@ def intake_tick(
         inspect=lambda case_id, files: intake.inspect_case(storage, case_id, files),
         manifest_check=manifest_check(storage),
         max_inspections=MAX_INSPECTIONS_PER_TICK if max_inspections is None else max_inspections,
+        deadline=time.monotonic() + TICK_BUDGET_S,
     )
+    try:
+        ignored = storage.ignored_names()
+    except Exception:  # a listing error here must not stop intake
+        ignored = []
+    for name in sorted(set(ignored) - set(plan.cursor.ignored)):
+        context.log.info(f"{source}: folder {name!r} ignored: a name starting with a dot is never a case")
+    plan.cursor.ignored = sorted(ignored)
     for r in plan.rejections:
-        context.log.warning(f"case {r.case_id} rejected ({source}): " + "; ".join(r.problems))
+        context.log.warning(f"case {r.case_id} rejected ({source}): {r.message()}")
     for s in plan.submissions:
         if s.notices:
             context.log.warning(f"case {s.case_id} accepted with problems ({source}): " + "; ".join(s.notices))
@@ -108,9 +131,10 @@ def intake_tick(
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(CASES, new_cases)] if new_cases else [],
-        asset_events=[intake_event(r.case_id, "rejected", r.problems, r.listing_fp, source) for r in plan.rejections]
+        asset_events=[intake_event(r.case_id, "rejected", r.problems, r.listing_fp, source, r.notices)
+                      for r in plan.rejections]
         + [
-            intake_event(s.case_id, "accepted_with_problems", s.notices, s.listing_fp, source)
+            intake_event(s.case_id, "accepted_with_problems", (), s.listing_fp, source, s.notices)
             for s in plan.submissions
             if s.notices
         ],
@@ -126,7 +150,8 @@ def intake_tick(
     description="Registers complete case folders dropped into the local inbox and starts their ingest runs.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    return intake_tick(context, LocalCaseStorage(roots=[str(settings.INBOX_DIR)]), source="inbox")
+    storage = LocalCaseStorage(roots=[str(settings.INBOX_DIR)], reserved_roots=[str(settings.CASES_DIR)])
+    return intake_tick(context, storage, source="inbox")
 
 
 @dg.sensor(

@@ -2,13 +2,16 @@
 
     python -m declaration_assets.privacy.purge <case_id> [--yes] [--inputs]
 
-Without --yes it lists what it would remove and asks. It removes: the case's output folder; the LLM response
-cache entries of the case (each stored with its case id; for entries written before that, found through the
-cache keys the case's call-log lines carry); the call-log lines of the
-case; the extraction-cache entries of its PDFs and the embedding-cache entries of their chunks (both keyed by
-content); its placeholder map; its Dagster partitions and their materializations and stored asset values
-(when DAGSTER_HOME names an instance); and its S3 objects when DECLARATION_S3_BUCKET is set (asset values whose
-partition key names the case, and with --inputs its case folder under the cases prefix). With --inputs the
+Without --yes it lists what it would remove and asks. It removes: the case's files (`case_paths`: output folder,
+placeholder map, its record of cache references); the LLM response cache entries of the case (each stored with
+its case id; for entries written before that, found through the cache keys the case's call-log lines carry); the
+call-log lines of the case; the extraction-cache entries of every version of its PDFs the case ever read and the
+embedding-cache entries of their chunks (both keyed by content: an entry another case also uses is kept); its
+Dagster partitions, runs, event-log records, compute logs, cached last-materialization records and stored asset
+values, and its entry in the intake sensors' cursors, so the same files dropped again are a new case (when
+DAGSTER_HOME names an instance); and its S3 objects when DECLARATION_S3_BUCKET is set (asset values whose
+partition key names the case, and with --inputs its case folder under the cases prefix). Every SQLite file it
+deleted from is then checkpointed and vacuumed, so no free page or WAL frame keeps a deleted row. With --inputs the
 local inbox folder goes too; the shipped sample cases under data/cases/ are source files and are never removed.
 """
 
@@ -29,6 +32,7 @@ from typing import Any
 from .. import settings
 from ..cases.models import CASE_ID_PATTERN
 from ..llm.cache import case_keys as llm_cache_case_keys
+from . import references
 from . import settings as privacy_settings
 from .store import delete_map
 
@@ -48,6 +52,17 @@ class Targets:
     redaction_dir: Path = field(default_factory=lambda: privacy_settings.redaction_dir())
     case_dirs: list[Path] = field(default_factory=lambda: [settings.INBOX_DIR, settings.CASES_DIR])
     inbox_dir: Path = field(default_factory=lambda: settings.INBOX_DIR)
+    references_dir: Path = field(default_factory=references.references_dir)
+
+
+def case_paths(case_id: str, t: Targets) -> list[tuple[str, Path]]:
+    """Every file or folder that belongs to the case alone, with what it is. A store that keeps a file per case
+    adds its line here (the byte-search test then checks it is gone after a purge)."""
+    return [
+        ("output folder", t.outputs_dir / case_id),
+        ("placeholder map", t.redaction_dir / f"{case_id}.json"),
+        ("cache-reference record", references.path_for(case_id, t.references_dir)),
+    ]
 
 
 @dataclass
@@ -109,26 +124,52 @@ def delete_rows(db: Path, table: str, keys: Iterable[str], dry_run: bool) -> int
 
 
 def case_pdfs(case_id: str, case_dirs: list[Path]) -> list[tuple[str, bytes]]:
+    """The PDFs of a case folder (`.pdf` in any case); links are never followed (they are not the case's files)."""
     for root in case_dirs:
         folder = root / case_id
-        if folder.is_dir():
-            return [(p.name, p.read_bytes()) for p in sorted(folder.glob("*.pdf"))]
+        if folder.is_dir() and not folder.is_symlink():
+            return [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())
+                    if p.name.lower().endswith(".pdf") and not p.is_symlink() and p.is_file()]
     return []
 
 
+def pdf_cache_keys(pdfs: list[tuple[str, bytes]]) -> set[str]:
+    from ..extraction.pdf import _cache_key, ocr_settings
+
+    ocr = ocr_settings()
+    return {_cache_key(data, ocr) for _name, data in pdfs}
+
+
+def shared_cache_keys(case_id: str, t: Targets) -> set[str]:
+    """Extraction-cache keys some other case uses: its reference record, or (a case that never recorded one) the
+    keys of its current PDFs."""
+    keys: set[str] = set()
+    recorded = set(references.all_cases(t.references_dir)) - {case_id}
+    for other in recorded:
+        keys |= references.load(other, t.references_dir).get(references.EXTRACTION, set())
+    for root in t.case_dirs:
+        if not root.is_dir():
+            continue
+        for folder in root.iterdir():
+            if folder.name not in recorded and folder.name != case_id and CASE_ID_PATTERN.match(folder.name):
+                keys |= pdf_cache_keys(case_pdfs(folder.name, [root]))
+    return keys
+
+
 def content_cache_keys(case_id: str, pdfs: list[tuple[str, bytes]], extraction_cache: Path,
-                       embedder_model: str | None = None) -> tuple[list[Path], list[str]]:
-    """Extraction-cache files of the case's PDFs (default OCR settings) and the embedding keys of their chunks."""
-    from ..extraction.pdf import DocumentResult, _cache_key, assemble_case, ocr_settings
+                       embedder_model: str | None = None, extra_keys: set[str] | frozenset[str] = frozenset(),
+                       shared: set[str] | frozenset[str] = frozenset()) -> tuple[list[Path], list[str]]:
+    """Extraction-cache files of the case's PDFs (default OCR settings) plus `extra_keys` (older versions the case
+    recorded), less the `shared` ones another case uses; and the embedding keys of their chunks."""
+    from ..extraction.pdf import DocumentResult, assemble_case
     from ..retrieval.chunking import chunk_case
     from ..retrieval.embeddings import PACKAGED_MODEL_NAME, content_key
     from ..retrieval.index import embedding_input
 
-    ocr = ocr_settings()
     files: list[Path] = []
     results = []
-    for _name, data in pdfs:
-        path = extraction_cache / f"{_cache_key(data, ocr)}.json"
+    for key in sorted((pdf_cache_keys(pdfs) | set(extra_keys)) - set(shared)):
+        path = extraction_cache / f"{key}.json"
         if path.is_file():
             files.append(path)
             with contextlib.suppress(ValueError, KeyError):
@@ -148,6 +189,79 @@ def _mentions_case(relative_key: str, case_id: str) -> bool:
         if case_id in part.split("|"):
             return True
     return False
+
+
+SENSOR_NAMES = ("inbox_sensor", "s3_inbox_sensor")
+
+
+def _partition_clause(col: Any, case_id: str) -> Any:
+    """A partition key of the case: `<case_id>` or a multi-partition key naming it (`<case_id>|<model>`)."""
+    import sqlalchemy as sa
+
+    return sa.or_(col == case_id, col.like(f"{case_id}|%"), col.like(f"%|{case_id}"))
+
+
+def purge_event_rows(case_id: str, instance: Any, run_ids: set[str], dry_run: bool) -> int:
+    """Rows of the event log that name the case without belonging to one of its runs (intake observations made by
+    a sensor), and the cached "last materialization" of each asset when it is one of the case's: it is replaced by
+    the asset's latest remaining materialization, or cleared. Works on any SQL event log (SQLite, PostgreSQL)."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
+    from dagster._serdes import deserialize_value, serialize_value
+
+    storage = instance.event_log_storage
+    if not hasattr(storage, "index_connection"):
+        return 0
+    ev = SqlEventLogStorageTable
+    n = 0
+    with storage.index_connection() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(ev.c.id).where(_partition_clause(ev.c.partition, case_id)))]
+        n += len(ids)
+        rows = conn.execute(sa.select(AssetKeyTable.c.id, AssetKeyTable.c.asset_key, AssetKeyTable.c.last_materialization,
+                                      AssetKeyTable.c.last_run_id)).fetchall()
+        if dry_run:
+            return n
+        for i in range(0, len(ids), 500):
+            conn.execute(AssetEventTagsTable.delete().where(AssetEventTagsTable.c.event_id.in_(ids[i:i + 500])))
+            conn.execute(ev.delete().where(ev.c.id.in_(ids[i:i + 500])))
+        for row_id, asset_key, last, last_run in rows:
+            if not ((last and case_id in last) or last_run in run_ids):
+                continue
+            latest = conn.execute(
+                sa.select(ev.c.id, ev.c.event, ev.c.run_id)
+                .where(ev.c.asset_key == asset_key, ev.c.dagster_event_type == "ASSET_MATERIALIZATION")
+                .order_by(ev.c.id.desc()).limit(1)
+            ).fetchone()
+            values: dict[str, Any] = {"last_materialization": None, "last_run_id": None, "cached_status_data": None}
+            if latest is not None:
+                from dagster._core.event_api import EventLogRecord
+
+                values["last_materialization"] = serialize_value(
+                    EventLogRecord(storage_id=latest[0], event_log_entry=deserialize_value(latest[1])))
+                values["last_run_id"] = latest[2]
+            conn.execute(AssetKeyTable.update().where(AssetKeyTable.c.id == row_id).values(**values))
+            n += 1
+    return n
+
+
+def forget_in_sensor_cursors(case_id: str, instance: Any, dry_run: bool) -> int:
+    """Remove the case from the intake sensors' cursors: the same files dropped again are then a new case."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import SensorInstigatorData
+
+    from ..orchestration.intake import IntakeCursor
+
+    n = 0
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        data = state.instigator_data
+        if state.name not in SENSOR_NAMES or not isinstance(data, SensorInstigatorData) or not data.cursor:
+            continue
+        cursor = IntakeCursor.load(data.cursor)
+        if cursor.forget(case_id):
+            n += 1
+            if not dry_run:
+                instance.update_instigator_state(state.with_data(data._replace(cursor=cursor.dump())))
+    return n
 
 
 def purge_dagster(case_id: str, instance: Any, report: PurgeReport, dry_run: bool) -> None:
@@ -176,19 +290,48 @@ def purge_dagster(case_id: str, instance: Any, report: PurgeReport, dry_run: boo
     if not dry_run:
         for run_id in run_ids:
             instance.delete_run(run_id)
-    report.add("Dagster runs (with their event logs)", len(run_ids))
+            with contextlib.suppress(Exception):  # a compute-log manager that cannot delete keeps its logs
+                instance.compute_log_manager.delete_logs(prefix=[run_id])
+    report.add("Dagster runs (with their event logs and compute logs)", len(run_ids))
     if unsupported:
         report.notes.append("this instance's event log cannot wipe single partitions; the case's runs were deleted")
+    report.add("Dagster event-log records naming the case", purge_event_rows(case_id, instance, run_ids, dry_run))
+    report.add("intake sensor cursor entries", forget_in_sensor_cursors(case_id, instance, dry_run))
     storage = Path(instance.storage_directory())
+    root = Path(instance.root_directory)
     files = [p for p in storage.rglob("*") if p.is_file() and _mentions_case(str(p.relative_to(storage)), case_id)]
+    # per-run files (SQLite event-log shards, compute logs) of the deleted runs
+    files += [p for p in root.rglob("*") if p.is_file() and any(r in p.name for r in run_ids) and p not in files]
     if not dry_run:
         for p in files:
-            p.unlink()
-    report.add("stored asset values", len(files))
+            p.unlink(missing_ok=True)
+    report.add("stored asset values and per-run files", len(files))
     if has_partition:
         if not dry_run:
             instance.delete_dynamic_partition("cases", case_id)
         report.add("dynamic partition", 1)
+
+
+def vacuum(db: Path) -> bool:
+    """Checkpoint the WAL into the database and rebuild it, so deleted rows survive in no free page or WAL frame."""
+    if not db.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
+            if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return False
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("VACUUM")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
+    except sqlite3.DatabaseError:
+        return False  # not a SQLite file after all
+
+
+def sqlite_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".db", ".sqlite", ".sqlite3"))
 
 
 def purge_s3(case_id: str, client: Any, report: PurgeReport, dry_run: bool, inputs: bool) -> None:
@@ -222,14 +365,21 @@ def purge_case(case_id: str, *, targets: Targets | None = None, instance: Any = 
 
     from ..retrieval.embeddings import CACHE_FILE
 
-    # Content-keyed caches first: their keys come from the case's PDFs, which --inputs removes below.
-    files, emb_keys = content_cache_keys(case_id, case_pdfs(case_id, t.case_dirs), t.extraction_cache)
+    # Content-keyed caches first: their keys come from the case's PDFs (which --inputs removes below) and from the
+    # case's reference record (every version it ever read); entries another case uses stay.
+    recorded = references.load(case_id, t.references_dir).get(references.EXTRACTION, set())
+    shared = shared_cache_keys(case_id, t)
+    files, emb_keys = content_cache_keys(case_id, case_pdfs(case_id, t.case_dirs), t.extraction_cache,
+                                         extra_keys=recorded, shared=shared)
     if not dry_run:
         for p in files:
             p.unlink(missing_ok=True)
     report.add("extraction-cache entries", len(files))
-    report.add("embedding-cache entries", delete_rows(t.embeddings_dir / CACHE_FILE, "embeddings",
-                                                       emb_keys, dry_run))
+    kept = len((recorded | pdf_cache_keys(case_pdfs(case_id, t.case_dirs))) & shared)
+    if kept:
+        report.notes.append(f"{kept} extraction-cache entries kept: another case uses the same document")
+    emb_db = t.embeddings_dir / CACHE_FILE
+    report.add("embedding-cache entries", delete_rows(emb_db, "embeddings", emb_keys, dry_run))
 
     keep, mine = case_lines(t.call_log, case_id)
     # The cache knows each answer's case; the call log's cache keys still find entries written before it did.
@@ -239,26 +389,32 @@ def purge_case(case_id: str, *, targets: Targets | None = None, instance: Any = 
         rewrite_call_log(t.call_log, keep)
     report.add("call-log lines", len(mine))
 
-    out = t.outputs_dir / case_id
-    if out.exists():
-        report.add("output files", sum(1 for p in out.rglob("*") if p.is_file()))
-        if not dry_run:
-            shutil.rmtree(out)
-    mp = t.redaction_dir / f"{case_id}.json"
-    report.add("placeholder map", int(mp.exists()))
+    for what, path in case_paths(case_id, t):
+        if path.is_dir() and not path.is_symlink():
+            report.add(what.replace("folder", "files"), sum(1 for p in path.rglob("*") if p.is_file()))
+            if not dry_run:
+                shutil.rmtree(path)
+        elif os.path.lexists(path):
+            report.add(what, 1)
+            if not dry_run:
+                path.unlink()
     if not dry_run:
-        delete_map(case_id, t.redaction_dir)
+        delete_map(case_id, t.redaction_dir)  # and whatever else the placeholder store keeps for the case
     if inputs and (t.inbox_dir / case_id).is_dir():
         report.add("inbox case folder", 1)
         if not dry_run:
             shutil.rmtree(t.inbox_dir / case_id)
 
+    dbs = [emb_db, t.llm_cache]
     if instance is not None:
         purge_dagster(case_id, instance, report, dry_run)
+        dbs += sqlite_files(Path(instance.root_directory))
     else:
         report.notes.append("no Dagster instance (DAGSTER_HOME unset): partitions not touched")
     if s3_client is not None:
         purge_s3(case_id, s3_client, report, dry_run, inputs)
+    if not dry_run:
+        report.add("SQLite files vacuumed", sum(vacuum(db) for db in dbs))
     return report
 
 

@@ -113,8 +113,8 @@ def test_versions_never_overwrite_and_latest_points_to_the_newest(tmp_path, rout
     (first.folder / "declaration.md").write_text(edited, encoding="utf-8")  # an attorney edits v1 by hand
     second = write(tmp_path, routes, "bbbbbbbb-2222", minute=5)
     base = tmp_path / "outputs" / "vawa-0002" / "default"
-    assert first.folder.name == "v1-20260102T030000Z-aaaaaaaa"
-    assert second.folder.name == "v2-20260102T030500Z-bbbbbbbb"
+    assert first.folder.name == "v0001-20260102T030000Z-aaaaaaaa"
+    assert second.folder.name == "v0002-20260102T030500Z-bbbbbbbb"
     assert (first.folder / "declaration.md").read_text(encoding="utf-8") == edited
     assert os.readlink(base / "latest") == second.folder.name
     assert (base / LATEST_FILE).read_text().strip() == second.folder.name

@@ -25,7 +25,9 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, inbox: Path, api_ba
             references: Path | None = None) -> None:
     """Point inbox, outputs, caches and the call log at `tmp_path`, and the embedded route at `api_base`."""
     for name, value in {"INBOX_DIR": inbox, "OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
+                        "CALL_LOG_PATH": tmp_path / "calls.jsonl",
+                        # drops reuse sample case ids: no sample root for them to clash with
+                        "CASES_DIR": tmp_path / "no-samples"}.items():
         monkeypatch.setattr(settings, name, value)
     if references is not None:
         monkeypatch.setattr(settings, "REFERENCES_DIR", references)

@@ -48,7 +48,10 @@ def test_daemon_inbox_exactly_once_across_restart(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     workspace = write_workspace(tmp_path / "workspace.yaml")
-    env = service_env(home, DECLARATION_INBOX_DIR=str(inbox), DECLARATION_SENSOR_INTERVAL_S="1")
+    samples = tmp_path / "no-samples"  # the drops reuse sample case ids: no sample root for them to clash with
+    samples.mkdir()
+    env = service_env(home, DECLARATION_INBOX_DIR=str(inbox), DECLARATION_CASES_DIR=str(samples),
+                      DECLARATION_SENSOR_INTERVAL_S="1")
     instance = dg.DagsterInstance.from_config(str(home))
 
     # Three drops: one complete, one broken (stray file, invalid case.yaml), one arriving in pieces (manifest first).
@@ -100,5 +103,6 @@ def test_daemon_inbox_exactly_once_across_restart(tmp_path):
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("extracted_text"), asset_partitions=["vawa-0009"]), limit=10
     ).records
     assert len(observations) == 1
-    problems = observations[0].asset_observation.metadata["problems"].value
-    assert "notes.txt: not a PDF" in problems and "case_type" in problems
+    meta = observations[0].asset_observation.metadata
+    assert "case_type" in meta["reason"].value  # the fatal reason first, the skipped file as a notice
+    assert "notes.txt: not a PDF" in meta["notices"].value

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -201,9 +202,11 @@ def test_corrupt_cursor_raises():
 
 
 # ------------------------------------------------------------------- inspect_case on real files
-def inspect(root: Path, case_id: str) -> intake.Inspection:
+def inspect(root: Path, case_id: str, now: float | None = None) -> intake.Inspection:
+    """Inspect as a later tick would: files written longer ago than the grace for a missing %%EOF trailer."""
     storage = LocalCaseStorage(roots=[str(root)])
-    return intake.inspect_case(storage, case_id, storage.list_files(case_id))
+    later = time.time() + intake.EOF_GRACE_S + 1 if now is None else now
+    return intake.inspect_case(storage, case_id, storage.list_files(case_id), now=later)
 
 
 def test_inspect_valid_case(tmp_path):

@@ -102,7 +102,7 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
     events = {e.partition: e.metadata for e in second.asset_events}
     assert set(events) == {"vawa-0002", "vawa-0003"}
     assert events["vawa-0002"]["intake_status"].value == "accepted_with_problems"
-    assert "01-exhibit.pdf: unreadable PDF" in events["vawa-0002"]["problems"].value
+    assert "01-exhibit.pdf: unreadable PDF" in events["vawa-0002"]["notices"].value
     assert events["vawa-0003"]["intake_status"].value == "rejected"
     upload_case(client, "cases", "inbox", "tvisa-0001", {"case.yaml": slow["case.yaml"]})
     third = tick(tick(second.cursor).cursor)
@@ -205,7 +205,7 @@ def test_production_profile_postgres_daemon_s3_sensor_and_backfill(tmp_path, mot
         observed = instance.fetch_observations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("extracted_text"), asset_partitions=["vawa-0002"]), limit=5
         ).records
-        assert len(observed) == 1 and "notes.docx: not a PDF" in observed[0].asset_observation.metadata["problems"].value
+        assert len(observed) == 1 and "notes.docx: not a PDF" in observed[0].asset_observation.metadata["notices"].value
         # asset values went to S3, encrypted
         key = "declaration_assets/eval_report/vawa-0001/alt"
         keys = [o["Key"] for o in client.list_objects_v2(Bucket="declaration", Prefix="declaration_assets/")["Contents"]]
