@@ -12,7 +12,8 @@ from ..drafting.models import Draft, Exhibit
 LANGUAGE_NAMES = {
     "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole", "zh": "Chinese",
     "vi": "Vietnamese", "ko": "Korean", "tl": "Tagalog", "ar": "Arabic", "ru": "Russian", "hi": "Hindi",
-    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'",
+    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'", "de": "German", "it": "Italian",
+    "nl": "Dutch", "pl": "Polish", "ro": "Romanian",
 }
 
 ATTESTATION = (
