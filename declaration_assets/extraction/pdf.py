@@ -270,9 +270,11 @@ def ocr_page(page: pymupdf.Page, ocr: OcrSettings) -> OcrPage:
     rotation = orientation.rotate if sure and orientation is not None else 0
     read = _ocr_image(_render(page, ocr.dpi, rotation), ocr, ocr.dpi)
     if not sure and read.confidence is not None and (read.confidence < MIN_OCR_CONFIDENCE or read.upright < 0.8):
-        scores = {r: _ocr_image(_render(page, osd_dpi, r), ocr, osd_dpi).score for r in (90, 180, 270)}
-        best = max(scores, key=lambda r: scores[r])
-        if scores[best] > read.score:
+        tries = {r: _ocr_image(_render(page, osd_dpi, r), ocr, osd_dpi) for r in (90, 180, 270)}
+        best = max(tries, key=lambda r: tries[r].score)
+        # Re-read at full resolution only a rotation that reads well: noise reads badly every way up, and each
+        # full-resolution pass over it costs tens of seconds.
+        if tries[best].score > read.score and (tries[best].confidence or 0.0) >= MIN_OCR_CONFIDENCE:
             rotation = best
             read = _ocr_image(_render(page, ocr.dpi, rotation), ocr, ocr.dpi)
     return OcrPage(read.text, read.confidence, rotation)
