@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from . import settings
 from .embedded.server import EmbeddedServer
@@ -95,6 +96,81 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(force=args.force)
 
 
+def _extraction_summary(ingest) -> list[str]:  # type: ignore[no-untyped-def]
+    """What extraction reported (failures, skipped files, unreliable pages, letters), from the run's metadata."""
+    for event in ingest.get_asset_materialization_events():
+        if event.asset_key.path[-1] != "extracted_text":
+            continue
+        meta = event.materialization.metadata
+        lines = [f"{meta['documents'].value} documents, {meta['pages'].value} pages "
+                 f"({meta['ocr_pages'].value} OCR'd), {meta['failed_documents'].value} failed documents"]
+        for key in ("skipped_files", "low_quality_page_list", "rotated_pages", "pages_without_ocr_language"):
+            if key in meta and meta[key].value != "none":
+                lines.append(f"{key.replace('_', ' ')}: {meta[key].value}")
+        return lines
+    return []
+
+
+def run_case(args: argparse.Namespace) -> int:
+    """One case folder through both jobs on the shared instance, as the inbox sensor would run it."""
+    from .cases.storage import LocalCaseStorage
+    from .demo import _ensure_instance as ensure_instance  # the demo's shared instance
+    from .llm.routing_file import default_model_config, model_config_names
+    from .orchestration.intake import inspect_case
+    from .orchestration.jobs import FINGERPRINT_TAG, SOURCE_TAG, run_case_in_process
+    from .orchestration.policies import was_interrupted
+
+    folder = args.case_folder.resolve()
+    case_id = folder.name
+    roots = [settings.INBOX_DIR.resolve(), settings.CASES_DIR.resolve()]
+    if not folder.is_dir():
+        print(f"{folder}: no such case folder", file=sys.stderr)
+        return 2
+    if folder.parent not in roots:
+        print(f"{folder}: a case folder must sit in {roots[0]} (or {roots[1]}); move it there, or set "
+              "DECLARATION_INBOX_DIR to its parent folder", file=sys.stderr)
+        return 2
+    model = args.model_config or default_model_config()
+    if model not in model_config_names():
+        print(f"model configuration {model!r} is not in the routing file (known: "
+              f"{', '.join(model_config_names())})", file=sys.stderr)
+        return 2
+    storage = LocalCaseStorage(roots=[str(folder.parent)])
+    inspection = inspect_case(storage, case_id, storage.list_files(case_id))  # the sensor's own checks
+    if inspection.problems:
+        print(f"{case_id}: not a valid case:\n  " + "\n  ".join(inspection.problems), file=sys.stderr)
+        return 2
+    for notice in inspection.notices:
+        print(f"  notice: {notice}")
+
+    _start_embedded()
+    from .definitions import defs
+
+    instance = ensure_instance()
+    print(f"{case_id}: ingest_job (extracted_text, chunk_index), then declaration_job (draft, judge_scores, "
+          f"guarded_declaration, eval_report) for model configuration '{model}'; instance {os.environ['DAGSTER_HOME']}",
+          flush=True)
+    started = time.monotonic()
+    tags = {SOURCE_TAG: "cli", FINGERPRINT_TAG: inspection.content_fp}
+    ingest, declaration = run_case_in_process(defs, instance, case_id, model, raise_on_error=False, tags=tags)
+    print(f"  ingest run {ingest.run_id}: {'done' if ingest.success else 'FAILED'} "
+          f"({time.monotonic() - started:.0f} s)", flush=True)
+    for line in _extraction_summary(ingest):
+        print(f"    {line}")
+    if was_interrupted(ingest) or (declaration is not None and was_interrupted(declaration)):
+        print(f"  {case_id}: interrupted; run the same command again to go on", file=sys.stderr)
+        return 130
+    if declaration is None:
+        print(f"  {case_id}: ingest failed; see its run in the UI (make dev) for the reason", file=sys.stderr)
+        return 1
+    print(f"  declaration run {declaration.run_id}: {'done' if declaration.success else 'FAILED'} "
+          f"({time.monotonic() - started:.0f} s)")
+    latest = settings.OUTPUTS_DIR / case_id / model / "latest"
+    print(f"Outputs: {latest}/declaration.md  declaration.docx  eval_report.md")
+    print(f"LLM call log: {settings.CALL_LOG_PATH}")
+    return 0 if declaration.success else 1
+
+
 def dev(args: argparse.Namespace) -> int:
     """The Dagster UI and daemon on 127.0.0.1, with the embedded model server supervised beside them."""
     _secure()
@@ -131,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="materialize every asset for the sample cases with the embedded model")
     p.add_argument("--force", action="store_true", help="re-run even when inputs are unchanged")
     p.set_defaults(func=demo)
+    p = sub.add_parser("run", help="run one case folder through both jobs (as the inbox sensor would)")
+    p.add_argument("case_folder", type=Path, help="e.g. data/inbox/vawa-0003")
+    p.add_argument("--model-config", default=None, help="a model configuration of the routing file (default: 'default')")
+    p.set_defaults(func=run_case)
     p = sub.add_parser("dev", help="Dagster UI + daemon on 127.0.0.1 with the embedded model server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, only when they are missing.
 # Usage: scripts/setup_system.sh ocr|test
-#   ocr  : tesseract with English and Spanish data (OCR of scanned pages)
+#   ocr  : tesseract with English and Spanish data and orientation detection (OCR of scanned pages)
 #   test : ocr + PostgreSQL server, Chromium and its driver (integration tests)
 set -euo pipefail
 profile="${1:-ocr}"
@@ -10,7 +10,7 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
-want tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
+want tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-osd
 if [ "$profile" = "test" ]; then
   want postgresql chromium chromium-driver
 fi

@@ -45,7 +45,8 @@ def _letter_key(letter: str) -> tuple[int, str]:
 def build_exhibits(documents: Sequence[DocumentInfo]) -> list[Exhibit]:
     """The exhibit list, in exhibit order, from the extracted documents (which carry their letters)."""
     ordered = sorted(documents, key=lambda d: _letter_key(d.exhibit))
-    return [Exhibit(letter=d.exhibit, document=d.name, title=d.title, pages=d.pages) for d in ordered]
+    return [Exhibit(letter=d.exhibit, document=d.name, title=d.title, pages=d.pages, languages=d.languages)
+            for d in ordered]
 
 
 def lettering_problems(documents: Sequence[DocumentInfo]) -> list[str]:

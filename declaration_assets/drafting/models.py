@@ -13,6 +13,7 @@ class Exhibit(BaseModel):
     document: str  # file name of the PDF
     title: str
     pages: int
+    languages: list[str] = Field(default_factory=list, description="its pages' languages (from extraction)")
 
 
 class Citation(BaseModel):

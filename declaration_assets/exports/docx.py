@@ -7,6 +7,7 @@ Provenance is in the core properties and in a closing paragraph.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import datetime
 
 import docx
@@ -17,6 +18,7 @@ from ..drafting.models import Draft
 from .layout import (
     ATTESTATION,
     TRANSLATION_TITLE,
+    REVIEW_NOTES_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
@@ -37,7 +39,8 @@ def _created(provenance: Provenance) -> datetime | None:
 
 
 def render_docx(
-    draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None
+    draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None,
+    review_notes: Sequence[str] = (),
 ) -> bytes:
     doc = docx.Document()
     props = doc.core_properties
@@ -68,6 +71,10 @@ def render_docx(
         run.font.color.rgb = RGBColor(0xB0, 0x00, 0x00)
         for r in reasons:
             doc.add_paragraph(r, style="List Bullet")
+    if review_notes:
+        doc.add_paragraph().add_run(REVIEW_NOTES_TITLE).bold = True
+        for note in review_notes:
+            doc.add_paragraph(note, style="List Bullet")
 
     for section in numbered_sections(draft):
         if section.kind != "introduction":

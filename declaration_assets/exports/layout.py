@@ -12,13 +12,17 @@ from ..drafting.models import Draft, Exhibit
 LANGUAGE_NAMES = {
     "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole", "zh": "Chinese",
     "vi": "Vietnamese", "ko": "Korean", "tl": "Tagalog", "ar": "Arabic", "ru": "Russian", "hi": "Hindi",
-    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'",
+    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'", "de": "German", "it": "Italian",
+    "nl": "Dutch", "pl": "Polish", "ro": "Romanian",
 }
 
 ATTESTATION = (
     "I declare under penalty of perjury under the laws of the United States of America that the foregoing "
     "is true and correct."
 )
+# The case record's problems the attorney must fix before filing (unreliable scans, unreadable files): shown
+# above the declaration, not part of it.
+REVIEW_NOTES_TITLE = "Review notes on the case record (not part of the declaration):"
 BLANK = "_" * 32
 SHORT_BLANK = "_" * 16
 
@@ -72,9 +76,20 @@ def numbered_sections(draft: Draft) -> list[NumberedSection]:
     return out
 
 
+def translation_note(languages: list[str]) -> str | None:
+    """'Spanish: certified translation required' for an exhibit with non-English pages (None when all English).
+    Every foreign-language document filed with USCIS needs a full English translation certified by the translator
+    (8 CFR 103.2(b)(3))."""
+    foreign = [language_name(lang) for lang in languages if lang.lower() not in ("en", "und")]
+    if not foreign:
+        return None
+    return f"{', '.join(foreign)}: certified translation required"
+
+
 def exhibit_line(e: Exhibit) -> str:
     pages = f"{e.pages} page" + ("s" if e.pages != 1 else "")
-    return f"Exhibit {e.letter}: {e.title} ({e.document}, {pages})"
+    note = translation_note(list(e.languages))
+    return f"Exhibit {e.letter}: {e.title} ({e.document}, {pages})" + (f" ({note})" if note else "")
 
 
 def signature_lines(declarant: str) -> list[str]:

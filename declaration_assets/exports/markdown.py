@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ..drafting.models import Draft
 from .layout import (
     ATTESTATION,
     TRANSLATION_TITLE,
+    REVIEW_NOTES_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
@@ -38,7 +40,8 @@ def _front_matter(provenance: Provenance, status: str) -> list[str]:
 
 
 def render_markdown(
-    draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None
+    draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None,
+    review_notes: Sequence[str] = (),
 ) -> str:
     lines = _front_matter(provenance, status) + ["", f"# Declaration of {draft.declarant_name}", ""]
     if filing:
@@ -46,6 +49,8 @@ def render_markdown(
     if status != "READY":
         lines += [f"> **Status: {status}.** This draft must not be filed until these are resolved:"]
         lines += [f"> - {r}" for r in reasons] + [""]
+    if review_notes:
+        lines += [f"> **{REVIEW_NOTES_TITLE}**"] + [f"> - {n}" for n in review_notes] + [""]
     for section in numbered_sections(draft):
         if section.kind != "introduction":
             lines += [f"## {section.title}", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -19,10 +20,21 @@ from pathlib import Path
 
 import pymupdf
 
-from .models import DocumentFailure, DocumentInfo, ExtractedCase, PageText
+from .language import UNDETERMINED, detect_language, has_ocr_data
+from .layout import in_reading_order
+from .letters import assign_letters, exhibit_letter  # noqa: F401  (exhibit_letter: re-exported for callers)
+from .models import DocumentFailure, DocumentInfo, ExhibitLetter, ExtractedCase, PageText
+from .ocr import MIN_OSD_CONFIDENCE, detect_orientation, mean_confidence, ocr_words, upright_share, words_to_blocks
 
 # Bump when the extraction output changes, so cached results from an older extractor are not reused.
-EXTRACTOR_VERSION = "1"
+# 2: orientation detection, column-aware reading order, OCR confidence, py3langid, de-hyphenation, titles.
+EXTRACTOR_VERSION = "2"
+
+# An OCR'd page whose mean word confidence is under this is unreliable ("low" quality) and never evidence.
+# Measured: clean scans of the sample cases and generated Spanish scans score 94-97; a scan rendered at 40 dpi
+# (blurred) 60-61 with half its words wrong; at 30 dpi 44-50; upside-down pages 38-42; noise 17-27
+# (docs/BENCHMARKS.md).
+MIN_OCR_CONFIDENCE = 75.0
 
 # A page whose text layer holds fewer letters/digits than this has "no text layer" (a scan, perhaps with a
 # stamped page number) and is OCR'd.
@@ -115,44 +127,17 @@ def ocr_settings(
     return OcrSettings(folder, installed, dpi)
 
 
-# ------------------------------------------------------------------------------------- language detection
-
-# Per-page language from stop words. There is no offline language-identification model among our packages,
-# and the case documents are English or Spanish: the share of each language's most frequent function words
-# separates the two reliably on any page with a few sentences. Words shared by both ("a", "no", "me") count
-# for neither. Too few hits means "und" (undetermined, ISO 639-2), e.g. for a page of numbers.
-_EN_STOP = frozenset(
-    "the and of to in is was that for on with as by at from this be are were it he she his her they them "
-    "we our you your i my an or not have has had which would will there their been who what when".split()
-)
-_ES_STOP = frozenset(
-    "el la los las de del y en que por para con un una es fue era se su sus lo al como pero más muy "
-    "mi mis yo él ella ellos nos le les ya cuando porque también sobre entre hasta desde sin está estaba "
-    "fueron tiene tenía hay este esta esto eso".split()
-)
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-MIN_LANGUAGE_HITS = 3
-
-
-def detect_language(text: str) -> str:
-    """'en', 'es' or 'und' for a page of text."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    en = sum(1 for w in words if w in _EN_STOP)
-    es = sum(1 for w in words if w in _ES_STOP)
-    if max(en, es) < MIN_LANGUAGE_HITS:
-        return "und"
-    if en == es:
-        # Accented letters and ñ are a strong Spanish signal when the counts tie.
-        return "es" if re.search(r"[ñáéíóúü¿¡]", text.lower()) else "en"
-    return "en" if en > es else "es"
-
-
 # ---------------------------------------------------------------------------------------- page text
+
+# A line ending in "<lowercase letter>-" followed by a line starting with a lowercase letter is a word broken at
+# the line end ("Maece-" + "nas"): joined without the hyphen. Anything else keeps its hyphen and is joined without
+# a space: identifiers ("A-123-" + "456", "(713) 555-" + "0139", "23-" + "001874") and hyphenated names
+# ("García-" + "López").
+_BROKEN_WORD = re.compile(r"[a-zà-öø-ÿ]-$")
 
 
 def _join_lines(block_text: str) -> str:
-    """A block's wrapped lines become one paragraph; a line ending in '-' is joined without a space, keeping
-    the hyphen (so "A-123-" + "456" stays "A-123-456")."""
+    """A block's wrapped lines become one paragraph (see _BROKEN_WORD for line-end hyphens)."""
     out = ""
     for line in (ln.strip() for ln in block_text.splitlines()):
         if not line:
@@ -160,7 +145,10 @@ def _join_lines(block_text: str) -> str:
         if not out:
             out = line
         elif out.endswith("-"):
-            out += line
+            if _BROKEN_WORD.search(out) and line[0].islower():
+                out = out[:-1] + line
+            else:
+                out += line
         else:
             out += " " + line
     out = re.sub(r"[ \t\u00a0]{2,}", " ", out)
@@ -171,11 +159,18 @@ def _join_lines(block_text: str) -> str:
 _BULLET = re.compile(r"^[•·»«*+¢®©°>]+\s+")
 
 
-def blocks_to_text(blocks: Iterable[tuple]) -> str:
-    """MuPDF text blocks (x0, y0, x1, y1, text, block_no, type) to page text: one paragraph per block,
-    paragraphs separated by a blank line. Image blocks are skipped."""
-    paragraphs = [_join_lines(b[4]) for b in blocks if len(b) > 6 and b[6] == 0]
-    return "\n\n".join(p for p in paragraphs if p)
+def _paragraphs(texts: Iterable[str]) -> list[str]:
+    return [p for p in (_join_lines(t) for t in texts) if p]
+
+
+def blocks_to_text(blocks: Iterable[tuple], page_width: float | None = None) -> str:
+    """MuPDF text blocks (x0, y0, x1, y1, text, block_no, type) to page text: one paragraph per block, in
+    column-aware reading order (see layout.py) when `page_width` is given, else in the given order; paragraphs
+    separated by a blank line. Image blocks are skipped."""
+    text_blocks = [b for b in blocks if len(b) > 6 and b[6] == 0]
+    if page_width is not None:
+        text_blocks = in_reading_order(text_blocks, [tuple(b[:4]) for b in text_blocks], page_width)
+    return "\n\n".join(_paragraphs(b[4] for b in text_blocks))
 
 
 def meaningful_chars(text: str) -> int:
@@ -189,6 +184,147 @@ def has_text_layer(text: str) -> bool:
 def _page_has_marks(page: pymupdf.Page) -> bool:
     """Whether a page shows anything OCR could read: an image or vector drawings."""
     return bool(page.get_images(full=False)) or bool(page.get_drawings())
+
+
+def text_direction(page: pymupdf.Page) -> int:
+    """The dominant direction of the page's text lines, in degrees clockwise (0 = normal left-to-right lines;
+    90 = lines running top to bottom), weighted by characters; 0 when there is no text."""
+    weights: dict[int, int] = {}
+    for block in page.get_text("dict", flags=TEXT_FLAGS)["blocks"]:
+        for line in block.get("lines", ()):
+            cos, sin = line["dir"]
+            angle = round(math.degrees(math.atan2(sin, cos)) / 90) * 90 % 360
+            n = sum(len(span["text"].strip()) for span in line["spans"])
+            weights[angle] = weights.get(angle, 0) + n
+    return max(weights, key=lambda a: weights[a]) if weights else 0
+
+
+def _upright_box(box: tuple[float, float, float, float], degrees: int) -> tuple[float, float, float, float]:
+    """A block's box in the frame where text running at `degrees` reads left to right."""
+    a = math.radians(degrees)
+    cos, sin = math.cos(a), math.sin(a)
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
+        xs.append(x * cos + y * sin)
+        ys.append(-x * sin + y * cos)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def text_layer_text(page: pymupdf.Page) -> tuple[str, int]:
+    """The page's text layer in reading order, and the direction of its text (see text_direction)."""
+    blocks = [b for b in page.get_text("blocks", flags=TEXT_FLAGS) if len(b) > 6 and b[6] == 0]
+    if not blocks:
+        return "", 0
+    degrees = text_direction(page)
+    boxes = [_upright_box(tuple(b[:4]), degrees) for b in blocks]
+    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
+    ordered = in_reading_order(blocks, boxes, max(width, page.rect.width if degrees in (0, 180) else page.rect.height))
+    return "\n\n".join(_paragraphs(b[4] for b in ordered)), degrees
+
+
+# ------------------------------------------------------------------------------------------------ OCR
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    text: str
+    confidence: float | None  # None = OCR found no words
+    rotation: int  # degrees clockwise applied to the page as displayed
+
+
+def _render(page: pymupdf.Page, dpi: int, rotate: int = 0) -> bytes:
+    matrix = pymupdf.Matrix(dpi / 72, dpi / 72).prerotate(rotate)
+    return page.get_pixmap(matrix=matrix, colorspace=pymupdf.csGRAY, alpha=False).tobytes("png")
+
+
+@dataclass(frozen=True)
+class _Read:
+    text: str
+    confidence: float | None
+    upright: float  # see ocr.upright_share
+
+    @property
+    def score(self) -> float:
+        return (self.confidence or 0.0) * self.upright
+
+
+def _ocr_image(png: bytes, ocr: OcrSettings, dpi: int) -> _Read:
+    words = ocr_words(png, ocr.language, ocr.tessdata, dpi)
+    blocks = words_to_blocks(words)
+    width = max((b.x1 for b in blocks), default=1) - min((b.x0 for b in blocks), default=0)
+    ordered = in_reading_order(blocks, [(b.x0, b.y0, b.x1, b.y1) for b in blocks], width)
+    return _Read("\n\n".join(_paragraphs(b.text for b in ordered)), mean_confidence(words), upright_share(words))
+
+
+def ocr_page(page: pymupdf.Page, ocr: OcrSettings) -> OcrPage:
+    """OCR a page the right way up.
+
+    Tesseract's orientation detection (OSD, on a half-resolution render) says how to turn the page. When it cannot
+    tell (little text, or its confidence is under MIN_OSD_CONFIDENCE) and the page reads badly as displayed (low
+    confidence, or sideways word boxes), the other three rotations are tried at half resolution and the best
+    (confidence x share of upright words) wins.
+    """
+    osd_dpi = max(ocr.dpi // 2, 100)
+    orientation = detect_orientation(_render(page, osd_dpi), ocr.tessdata, osd_dpi)
+    sure = orientation is not None and orientation.confidence >= MIN_OSD_CONFIDENCE
+    rotation = orientation.rotate if sure and orientation is not None else 0
+    read = _ocr_image(_render(page, ocr.dpi, rotation), ocr, ocr.dpi)
+    if not sure and read.confidence is not None and (read.confidence < MIN_OCR_CONFIDENCE or read.upright < 0.8):
+        tries = {r: _ocr_image(_render(page, osd_dpi, r), ocr, osd_dpi) for r in (90, 180, 270)}
+        best = max(tries, key=lambda r: tries[r].score)
+        # Re-read at full resolution only a rotation that reads well: noise reads badly every way up, and each
+        # full-resolution pass over it costs tens of seconds.
+        if tries[best].score > read.score and (tries[best].confidence or 0.0) >= MIN_OCR_CONFIDENCE:
+            rotation = best
+            read = _ocr_image(_render(page, ocr.dpi, rotation), ocr, ocr.dpi)
+    return OcrPage(read.text, read.confidence, rotation)
+
+
+def page_quality(text: str, confidence: float | None) -> tuple[str, str | None]:
+    """('ok', None) or ('low', why) for an OCR'd page."""
+    if confidence is not None and confidence < MIN_OCR_CONFIDENCE:
+        return "low", f"OCR confidence {confidence:.0f} < {MIN_OCR_CONFIDENCE:.0f}"
+    return "ok", None
+
+
+# ------------------------------------------------------------------------------------------------ titles
+
+_TITLE_MAX_CHARS = 100
+_TITLE_MAX_WORDS = 14
+_BAD_META_TITLE = re.compile(r"^(untitled|document\d*|microsoft word\b.*)$|\.(docx?|pdf|odt|rtf|txt)$", re.I)
+
+
+def title_from_file_name(name: str) -> str:
+    """'03-police-incident-report.pdf' -> 'Police incident report' (the exhibit title that holds no case text)."""
+    stem = re.sub(r"^\d+[\s._-]*", "", Path(name).stem)
+    words = re.sub(r"[_-]+", " ", stem).strip()
+    return (words[:1].upper() + words[1:]) if words else name
+
+
+def _heading(paragraph: str) -> str | None:
+    """The paragraph's first line when it reads as a heading: short, whole, not a sentence or a fragment."""
+    line = paragraph.strip()
+    words = line.split()
+    if not (3 <= len(line) <= _TITLE_MAX_CHARS) or len(words) > _TITLE_MAX_WORDS or not re.search(r"[^\W\d_]{3}", line):
+        return None
+    if line[-1] in ",;-–—(" or (line.endswith(".") and len(words) > 6):
+        return None
+    return line.rstrip(":").strip()
+
+
+def exhibit_title(meta_title: str, name: str, pages: Sequence[PageText]) -> str:
+    """A document's title: its metadata title when it is a real one, else its first heading (among the first three
+    paragraphs of its first readable page), else its file name. Never a cut through a sentence."""
+    meta_title = " ".join(meta_title.split())
+    if meta_title and len(meta_title) <= _TITLE_MAX_CHARS and not _BAD_META_TITLE.search(meta_title):
+        return meta_title
+    first = next((p for p in pages if p.quality == "ok" and p.text.strip()), None)
+    if first is not None:
+        for paragraph in first.text.split("\n\n")[:3]:
+            heading = _heading(paragraph)
+            if heading:
+                return heading
+    return title_from_file_name(name)
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -209,8 +345,17 @@ class DocumentResult:
 
     @property
     def failed(self) -> bool:
-        """The whole document failed (no page with text)."""
-        return not any(p.text for p in self.pages)
+        """The whole document failed (no page with reliable text)."""
+        return not any(p.text and p.quality == "ok" for p in self.pages)
+
+    @property
+    def languages(self) -> list[str]:
+        """Its pages' languages, most pages first, without 'und'."""
+        counts: dict[str, int] = {}
+        for p in self.pages:
+            if p.quality == "ok" and p.language != UNDETERMINED:
+                counts[p.language] = counts.get(p.language, 0) + 1
+        return sorted(counts, key=lambda lang: (-counts[lang], lang))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -234,17 +379,6 @@ class DocumentResult:
             failures=[DocumentFailure.model_validate(f) for f in d["failures"]],
             from_cache=True,
         )
-
-
-def _title(doc: pymupdf.Document, name: str, pages: list[PageText]) -> str:
-    meta_title = ((doc.metadata or {}).get("title") or "").strip()
-    if meta_title:
-        return meta_title
-    for p in pages:
-        first = p.text.strip().split("\n", 1)[0].strip()
-        if first:
-            return first[:120]
-    return Path(name).stem.replace("_", " ").replace("-", " ").strip() or name
 
 
 def _whole_failure(name: str, reason: str) -> DocumentResult:
@@ -276,14 +410,15 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
             return _whole_failure(name, "empty PDF: it has no pages")
         result = DocumentResult(name=name, page_count=doc.page_count)
         repaired = doc.is_repaired
+        blank_images = 0
         for index in range(doc.page_count):
             number = index + 1
             try:
                 page = doc[index]
                 t0 = time.perf_counter()
-                text = blocks_to_text(page.get_text("blocks", flags=TEXT_FLAGS, sort=True))
+                text, rotation = text_layer_text(page)
                 result.text_seconds += time.perf_counter() - t0
-                method = "text"
+                method, confidence = "text", None
                 if not has_text_layer(text) and _page_has_marks(page):
                     if not ocr.available:
                         result.failures.append(
@@ -294,12 +429,11 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
                         )
                         continue
                     t0 = time.perf_counter()
-                    textpage = page.get_textpage_ocr(
-                        flags=TEXT_FLAGS, language=ocr.language, dpi=ocr.dpi, full=True, tessdata=ocr.tessdata
-                    )
-                    text = blocks_to_text(page.get_text("blocks", textpage=textpage, sort=True))
+                    scan = ocr_page(page, ocr)
                     result.ocr_seconds += time.perf_counter() - t0
-                    method = "ocr"
+                    text, confidence, rotation, method = scan.text, scan.confidence, scan.rotation, "ocr"
+                    if not text.strip():
+                        blank_images += 1
             except Exception as e:  # a damaged page must not sink the rest of the document
                 result.failures.append(
                     DocumentFailure(document=name, page=number, reason=f"page {number} could not be read: {e}")
@@ -310,20 +444,34 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
                     DocumentFailure(document=name, page=number, reason=f"page {number} is damaged: no readable content")
                 )
                 continue
+            language = detect_language(text)
+            quality, why = page_quality(text, confidence) if method == "ocr" else ("ok", None)
             result.pages.append(
-                PageText(document=name, page=number, method=method, language=detect_language(text), text=text)
+                PageText(
+                    document=name, page=number, method=method, language=language, text=text, rotation=rotation,
+                    ocr_confidence=None if confidence is None else round(confidence, 1), quality=quality,
+                    quality_reason=why,
+                    ocr_language_missing=method == "ocr" and not has_ocr_data(language, ocr.tessdata),
+                )
             )
         pymupdf.TOOLS.mupdf_warnings()
-        result.title = _title(doc, name, result.pages)
+        result.title = exhibit_title((doc.metadata or {}).get("title") or "", name, result.pages)
     if result.failed:
+        low = [p for p in result.pages if p.quality == "low"]
         if repaired:
             reason = "corrupt PDF: the file is damaged (truncated or malformed) and no page could be read; ask for a new copy"
         elif result.failures:
             reason = "no page could be extracted: " + "; ".join(f.reason for f in result.failures)
+        elif low:
+            reason = (f"unreadable scan: OCR of every page is unreliable ({low[0].quality_reason}); "
+                      "ask for a better scan")
+        elif blank_images:
+            reason = (f"no text found: OCR ran on {blank_images} image page{'s' * (blank_images > 1)} and read "
+                      "nothing (blank or too faint a scan?)")
         else:
             reason = "no text found on any page (blank document)"
         result.failures = [DocumentFailure(document=name, reason=reason)]
-        result.pages = []
+        result.pages = low  # kept for the report, never as evidence
     return result
 
 
@@ -362,36 +510,38 @@ def extract_document_cached(name: str, data: bytes, ocr: OcrSettings, cache_dir:
 # ------------------------------------------------------------------------------------------------ case
 
 
-def exhibit_letter(index: int) -> str:
-    """0 -> 'A', 25 -> 'Z', 26 -> 'AA', 27 -> 'AB' (spreadsheet-style)."""
-    if index < 0:
-        raise ValueError("exhibit index must be >= 0")
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(ord("A") + rem) + letters
-    return letters
-
-
-def assemble_case(case_id: str, results: Sequence[DocumentResult]) -> ExtractedCase:
-    """Exhibit letters go to documents that yielded text, in the given (document) order; failed documents get
-    none. Raises NothingExtractable when no document yielded text."""
+def assemble_case(
+    case_id: str,
+    results: Sequence[DocumentResult],
+    ledger: Sequence[ExhibitLetter] = (),
+    *,
+    include_low_quality: bool = False,
+    skipped_files: Sequence[str] = (),
+) -> ExtractedCase:
+    """Documents that yielded text, with the letters of the updated ledger (see letters.py; a fresh ledger letters
+    the documents A, B, C ... in the given order, failed ones included). Low-quality pages go to
+    `low_quality_pages`, not `pages`, unless `include_low_quality`. Raises NothingExtractable when no document
+    yielded text."""
+    letters = assign_letters(ledger, [(r.name, r.failed) for r in results])
+    letter_of = {e.document: e.letter for e in letters}
     documents: list[DocumentInfo] = []
     pages: list[PageText] = []
+    low: list[PageText] = []
     failures: list[DocumentFailure] = []
     for r in results:
         failures.extend(r.failures)
+        low.extend(p for p in r.pages if p.quality == "low")
         if r.failed:
             continue
         documents.append(
-            DocumentInfo(name=r.name, title=r.title, pages=r.page_count, exhibit=exhibit_letter(len(documents)))
+            DocumentInfo(name=r.name, title=r.title, pages=r.page_count, exhibit=letter_of[r.name], languages=r.languages)
         )
-        pages.extend(r.pages)
+        pages.extend(p for p in r.pages if include_low_quality or p.quality == "ok")
     if not documents:
         detail = "; ".join(f"{f.document}: {f.reason}" for f in failures) or "the case has no PDF"
         raise NothingExtractable(f"case {case_id}: nothing extractable from any document ({detail})")
-    return ExtractedCase(case_id=case_id, documents=documents, pages=pages, failures=failures)
+    return ExtractedCase(case_id=case_id, documents=documents, pages=pages, failures=failures,
+                         low_quality_pages=low, letters=letters, skipped_files=list(skipped_files))
 
 
 def extract_case(
@@ -399,9 +549,14 @@ def extract_case(
     documents: Iterable[tuple[str, bytes]],
     ocr: OcrSettings | None = None,
     cache_dir: Path | None = None,
+    ledger: Sequence[ExhibitLetter] = (),
+    *,
+    include_low_quality: bool = False,
+    skipped_files: Sequence[str] = (),
 ) -> tuple[ExtractedCase, list[DocumentResult]]:
     """Extract a case's documents (given in document order) and assemble them. Returns the case and the
     per-document results (timings, cache use) for metadata."""
     ocr = ocr or ocr_settings()
     results = [extract_document_cached(name, data, ocr, cache_dir) for name, data in documents]
-    return assemble_case(case_id, results), results
+    case = assemble_case(case_id, results, ledger, include_low_quality=include_low_quality, skipped_files=skipped_files)
+    return case, results

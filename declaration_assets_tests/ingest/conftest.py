@@ -62,7 +62,9 @@ def sample_index(sample_case: Callable[[str], ExtractedCase], embedder: Embedder
 
 @pytest.fixture()
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point settings.CACHE_DIR at a temporary folder so assets never touch the project's cache."""
+    """Point settings.CACHE_DIR (and OUTPUTS_DIR, where the exhibit-letter ledger lives) at temporary folders so
+    assets never touch the project's cache or outputs."""
     cache = tmp_path / "cache"
     monkeypatch.setattr(settings, "CACHE_DIR", cache)
+    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
     return cache

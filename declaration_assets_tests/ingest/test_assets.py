@@ -57,7 +57,7 @@ def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr:
     case = out.value
     assert isinstance(case, ExtractedCase) and case.case_id == CASE_ID
     assert [(d.exhibit, d.name) for d in case.documents] == [
-        ("A", "01-marriage.pdf"), ("B", "03-police-scan.pdf"), ("C", "05-lease.pdf")
+        ("A", "01-marriage.pdf"), ("C", "03-police-scan.pdf"), ("E", "05-lease.pdf")
     ]
     assert {f.document for f in case.failures} == {"02-encrypted.pdf", "04-corrupt.pdf"}
     meta = out.metadata
@@ -68,7 +68,9 @@ def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr:
     assert "password-protected" in meta["failures"].value and "04-corrupt.pdf" in meta["failures"].value
     assert meta["case_type"].value == "vawa"
     rows = meta["document_table"].value.records
-    assert [r.data["exhibit"] for r in rows] == ["A", "B", "C"]
+    assert [r.data["exhibit"] for r in rows] == ["A", "C", "E"]
+    assert meta["skipped_files"].value == "notes.txt"
+    assert "| B | 02-encrypted.pdf | unreadable |" in meta["exhibit_letters"].value
     assert rows[1].data["ocr_pages"] == 1
     assert "Ex. A" in meta["preview"].value
     # The extraction cache is under settings.CACHE_DIR and re-used by a second run.
@@ -134,7 +136,7 @@ def test_materialize_both_assets_and_reindex_without_embedding(
         recorded = instance.get_latest_materialization_event(dg.AssetKey("chunk_index"))
         assert recorded is not None and recorded.dagster_event.partition == CASE_ID
     assert isinstance(index, ChunkIndex) and index.case_id == CASE_ID
-    assert {c.exhibit for c in index.chunks} == {"A", "B"}
+    assert {c.exhibit for c in index.chunks} == {"A", "C"}
     assert first_meta["extracted_text"]["failed_documents"].value == 1
     n = first_meta["chunk_index"]["chunks"].value
     assert n == len(index.chunks) > 0

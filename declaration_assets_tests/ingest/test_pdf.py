@@ -125,8 +125,9 @@ def test_broken_documents_are_recorded_and_the_case_proceeds() -> None:
     assert reasons["04-empty.pdf"].startswith("empty file")
     assert reasons["05-not-a-pdf.pdf"].startswith("corrupt PDF")
     assert all(f.page is None for f in case.failures)
-    # Failed documents get no exhibit letter: the good ones are A and B in document order.
-    assert [(d.exhibit, d.name) for d in case.documents] == [("A", "01-marriage.pdf"), ("B", "06-lease.pdf")]
+    # Failed documents reserve their letters (for the fixed copy): the good ones are A and F.
+    assert [(d.exhibit, d.name) for d in case.documents] == [("A", "01-marriage.pdf"), ("F", "06-lease.pdf")]
+    assert [e.status for e in case.letters] == ["active"] + ["unreadable"] * 4 + ["active"]
     assert case.page_text("06-lease.pdf", 1) is not None and "950 dollars" in case.page_text("06-lease.pdf", 1)
     assert case.page_text("02-encrypted.pdf", 1) is None
     assert len(results) == 6
@@ -144,13 +145,13 @@ def test_blank_page_is_not_ocrd_and_not_a_failure(ocr: OcrSettings, monkeypatch:
     doc = text_pdf(LEASE_PAGES)
     doc.new_page()  # blank: no text, no image, no drawing
     calls: list[int] = []
-    original = pdfmod.pymupdf.Page.get_textpage_ocr
+    original = pdfmod.ocr_page
 
-    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(self.number)
-        return original(self, *args, **kwargs)
+    def spy(page, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(page.number)
+        return original(page, *args, **kwargs)
 
-    monkeypatch.setattr(pdfmod.pymupdf.Page, "get_textpage_ocr", spy)
+    monkeypatch.setattr(pdfmod, "ocr_page", spy)
     r = extract_document("lease.pdf", to_bytes(doc), ocr)
     assert calls == []
     assert r.failures == []
