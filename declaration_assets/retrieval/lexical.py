@@ -69,6 +69,24 @@ def chunk_language(chunk: Chunk) -> str:
     return lang if lang in STEMMER_LANGUAGES else DEFAULT_LANGUAGE
 
 
+# Words (folded) in a document's file name or headings that mark it as the declarant's own account: what she told
+# the legal team in an intake or an interview, in English or Spanish. Her account is the backbone of every section.
+OWN_ACCOUNT_MARKERS = (
+    "intake", "interview", "questionnaire", "personal statement", "client statement", "declarant statement",
+    "entrevista", "cuestionario", "declaracion personal", "relato",
+)
+
+
+def own_account_documents(chunks: Sequence[Chunk]) -> set[str]:
+    """The documents that hold the declarant's own account, by the markers in their file name or headings."""
+    out: set[str] = set()
+    for c in chunks:
+        words = " ".join(_TOKEN.findall(fold(f"{c.document} {c.heading or ''}")))
+        if any(marker in words for marker in OWN_ACCOUNT_MARKERS):
+            out.add(c.document)
+    return out
+
+
 class LexicalIndex:
     """BM25 over a case's chunks; `scores(query)` gives every chunk's score (0 where no query word occurs)."""
 
@@ -76,6 +94,8 @@ class LexicalIndex:
         import bm25s
 
         self.size = len(chunks)
+        own = own_account_documents(chunks)
+        self.own_account = frozenset(i for i, c in enumerate(chunks) if c.document in own)
         corpus = [tokenize(lexical_text(c), chunk_language(c)) for c in chunks]
         # bm25s rejects an empty vocabulary; a case whose chunks have no indexable word scores 0 everywhere.
         self._bm25 = None

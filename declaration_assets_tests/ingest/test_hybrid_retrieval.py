@@ -39,6 +39,11 @@ def test_reciprocal_rank_fusion_order():
     assert [i for i, _ in reciprocal_rank_fusion([[4, 9], [9, 4]])] == [4, 9]
     assert [i for i, _ in reciprocal_rank_fusion([[8], [2]])] == [2, 8]
     assert reciprocal_rank_fusion([]) == []
+    # A ranking's weight scales its contributions: a light second ranking only settles close calls.
+    assert [i for i, _ in reciprocal_rank_fusion([[1, 2], [2]], weights=[1.0, 0.1])] == [2, 1]
+    # 0.1 / 61 is worth about seven places near the top: the tenth of one ranking moves up to third.
+    assert [i for i, _ in reciprocal_rank_fusion([list(range(1, 11)), [10]], weights=[1.0, 0.1])] == [
+        1, 2, 10, 3, 4, 5, 6, 7, 8, 9]
 
 
 # --- lexical ----------------------------------------------------------------------------------------------------
@@ -112,6 +117,27 @@ def test_query_search_batches_and_matches_retrieve(small_index, embedder):
         retrieve(small_index, embedder, "x", mode="fuzzy")  # type: ignore[arg-type]
     many = retrieve_many(small_index, embedder, queries, k=2)
     assert {c.chunk.exhibit for c in many} == {"A", "B"}
+
+
+def test_her_own_account_is_recognised_and_favoured_in_close_calls(small_index, embedder):
+    from declaration_assets.retrieval import hybrid
+    from declaration_assets.retrieval.lexical import own_account_documents
+
+    assert own_account_documents(small_index.chunks) == {"notas-de-entrevista.pdf"}
+    assert small_index.lexical().own_account == frozenset({0})
+    query = "neck"  # the police report says "neck"; her notes say "cuello": the report wins on its own
+    without = retrieve(small_index, embedder, query, k=len(small_index.chunks))
+    ranks = {sc.chunk.exhibit: sc.rank for sc in without}
+    assert ranks["C"] == 1
+    original = hybrid.OWN_ACCOUNT_WEIGHT
+    try:
+        hybrid.OWN_ACCOUNT_WEIGHT = 0.0
+        plain = {sc.chunk.exhibit: sc.score for sc in retrieve(small_index, embedder, query, k=7)}
+    finally:
+        hybrid.OWN_ACCOUNT_WEIGHT = original
+    boosted = {sc.chunk.exhibit: sc.score for sc in without}
+    assert boosted["A"] == pytest.approx(plain["A"] + original / (60 + 1))  # her only passage ranks first among hers
+    assert all(boosted[x] == pytest.approx(plain[x]) for x in plain if x != "A")
 
 
 def test_lexical_index_is_rebuilt_from_persisted_chunks(small_index):
