@@ -1,7 +1,6 @@
 """`draft`: the declaration, section by legal element, every fact cited to its exhibit and page."""
 
 
-from collections.abc import Callable, Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -15,9 +14,10 @@ from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig,
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
+from ..retrieval.assets import evidence_coverage_metadata
 from ..retrieval.embeddings import Embedder
-from ..retrieval.index import retrieve
-from ..retrieval.models import ChunkIndex, ScoredChunk
+from ..retrieval.index import query_search  # hybrid (dense + BM25) search, re-exported for callers here
+from ..retrieval.models import ChunkIndex
 from . import prompts
 from .models import Draft
 from .pipeline import DraftOutcome, DraftSettings, build_draft, section_table
@@ -28,24 +28,6 @@ class DraftConfig(LLMAssetConfig):
     evidence_per_call: int = Field(default=1, ge=1, le=12, description="passages per drafter call (one paragraph)")
     k_per_query: int = Field(default=4, ge=1, le=24, description="passages retrieved per query before the union")
     max_tokens: int = Field(default=160, ge=32, le=4096, description="answer budget of each drafter call")
-
-
-def query_search(
-    index: ChunkIndex, embedder: Embedder, queries: Sequence[str], k: int
-) -> Callable[[str], list[ScoredChunk]]:
-    """Search per query, with every query embedded in one batch up front (one model call instead of one each)."""
-    if embedder.model_name != index.model_name:
-        return lambda q: retrieve(index, embedder, q, k)  # raises retrieval's model-mismatch error
-    unique = list(dict.fromkeys(q for q in queries if q.strip()))
-    vectors = embedder.embed(unique) if unique else None
-    position = {q: i for i, q in enumerate(unique)}
-
-    def search(query: str) -> list[ScoredChunk]:
-        if vectors is not None and query in position:
-            return index.search(vectors[position[query]], k)
-        return retrieve(index, embedder, query, k)
-
-    return search
 
 
 def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
@@ -100,7 +82,7 @@ def draft(
 ) -> dg.Output[Draft]:
     case_id, model_config = case_and_model(context)
     record = case_storage.read_case_record(case_id)
-    requirements = load_requirements(record.case_type)
+    requirements = load_requirements(record.case_type).for_language(record.language)  # her language's queries too
     ctx = CallContext(case_id=case_id, asset="draft", model_config=model_config, case_record=record,
                       run_id=context.run_id)
     settings = DraftSettings(evidence_per_element=config.evidence_per_element,
@@ -123,4 +105,5 @@ def draft(
             description=f"every drafter call failed for {case_id} under {model_config!r}; see the call records",
             metadata={"llm_calls": records_table(outcome.records)},
         )
-    return dg.Output(outcome.draft, metadata=draft_metadata(outcome))
+    coverage = evidence_coverage_metadata(outcome.draft.sections, chunk_index)  # documents and pages per element
+    return dg.Output(outcome.draft, metadata={**draft_metadata(outcome), **coverage})

@@ -14,11 +14,16 @@ class JudgeSummary(BaseModel):
     judges: list[str]
     shared_model: bool
     mean_by_element: dict[str, float | None]
-    by_judge: dict[str, dict[str, float | None]]  # judge role -> element -> mean over criteria (None: unscorable)
+    by_judge: dict[str, dict[str, float | None]]  # judge role -> element -> mean over criteria (None: not scored)
     overall_mean: float | None
     agreement: dict[str, float | None]
     overall_agreement: float | None
-    unscorable: int
+    unscorable: int  # calls made without a valid answer
+    not_judged: int = 0  # (judge, element) pairs never asked (no section, or a gap marker)
+    status: dict[str, dict[str, str]] = Field(default_factory=dict)  # judge role -> element -> score status
+    alpha: dict[str, float | None] = Field(default_factory=dict)  # Krippendorff's alpha per element
+    overall_alpha: float | None = None
+    alpha_level: str = "ordinal"
 
 
 class GuardSummary(BaseModel):

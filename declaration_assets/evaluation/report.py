@@ -20,15 +20,30 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 
 def summarize_judges(scores: JudgeScores) -> JudgeSummary:
     by_judge: dict[str, dict[str, float | None]] = {}
+    status: dict[str, dict[str, str]] = {}
     for s in scores.scores:
         by_judge.setdefault(s.judge_role, {})[s.element_id] = s.mean
+        status.setdefault(s.judge_role, {})[s.element_id] = s.status
     means = [m for m in scores.mean_by_element.values() if m is not None]
     return JudgeSummary(
         judges=list(scores.judges), shared_model=scores.shared_model, mean_by_element=dict(scores.mean_by_element),
         by_judge=by_judge, overall_mean=mean(means) if means else None, agreement=dict(scores.agreement),
         overall_agreement=scores.overall_agreement,
         unscorable=sum(1 for s in scores.scores if s.status == "unscorable"),
+        not_judged=sum(1 for s in scores.scores if s.status == "not_judged"),
+        status=status, alpha=dict(scores.alpha), overall_alpha=scores.overall_alpha, alpha_level=scores.alpha_level,
     )
+
+
+def judge_cell(j: JudgeSummary, judge: str, element: str) -> str:
+    """A judge's mean on an element, or why there is none: 'unscorable' (asked, no valid answer) or 'not judged'
+    (never asked: no section or a gap marker)."""
+    status = j.status.get(judge, {}).get(element)
+    if status == "not_judged" or (status is None and j.status):
+        return "not judged"
+    if status == "unscorable":
+        return "unscorable"
+    return _fmt(j.by_judge.get(judge, {}).get(element), 2)
 
 
 def summarize_guards(guarded: GuardedDeclaration) -> GuardSummary:
@@ -106,10 +121,12 @@ def render_report_md(report: EvalReport, images: Mapping[str, str]) -> str:
     j = r.judges
     lines += ["## Judge scores", "",
               f"Judges: {', '.join(j.judges)}" + (" (sharing one model: their agreement is not independent)" if j.shared_model else "")
-              + f". Overall mean {_fmt(j.overall_mean, 2)}; agreement {_fmt(j.overall_agreement, 2)}; "
-              f"{j.unscorable} unscorable answer(s).", ""]
-    lines += _table(["element", "mean", *j.judges, "agreement"], [
-        (e, _fmt(m, 2), *[_fmt(j.by_judge.get(jr, {}).get(e), 2) for jr in j.judges], _fmt(j.agreement.get(e), 2))
+              + f". Overall mean {_fmt(j.overall_mean, 2)}; agreement {_fmt(j.overall_agreement, 2)} "
+              f"(Krippendorff's alpha, {j.alpha_level}: {_fmt(j.overall_alpha, 2)}); "
+              f"{j.unscorable} unscorable answer(s); {j.not_judged} not judged (no section or a gap marker).", ""]
+    lines += _table(["element", "mean", *j.judges, "agreement", "alpha"], [
+        (e, _fmt(m, 2), *[judge_cell(j, jr, e) for jr in j.judges], _fmt(j.agreement.get(e), 2),
+         _fmt(j.alpha.get(e), 2))
         for e, m in j.mean_by_element.items()])
     g = r.guards
     lines += ["", "## Guards", "",

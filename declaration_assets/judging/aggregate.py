@@ -4,6 +4,13 @@ Agreement of an element = 1 - (mean over judge pairs and criteria of |score_a - 
 that scored it: 1.0 when all scored judges gave identical scores, 0.0 when every pair is 1 vs 5 on every
 criterion. None when fewer than two judges scored. Overall agreement pools the pairwise differences of every
 element (so elements with more scored judges weigh more) and is None when no element has two scored judges.
+
+That figure is raw: judges that give everything a 4 "agree" without reading. Next to it, Krippendorff's alpha
+(the `krippendorff` package, ordinal level: rubric scores are ordered categories) corrects for the agreement
+expected by chance: 1 is perfect, 0 is chance, below 0 is systematic disagreement. Units are the criteria of an
+element (per element) or every (element, criterion) pair (overall); coders are the judges; an unscored judge is
+a missing value. Alpha is None ("n/a") when it is undefined: fewer than MIN_ALPHA_UNITS units scored by two or
+more judges, or a single value among them (no variation, so no expected disagreement to correct by).
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ from collections.abc import Sequence
 from itertools import combinations
 from statistics import fmean
 
+import numpy as np
 from pydantic import ValidationError
 
 from .models import CRITERIA, ElementScore, JudgeScores, RubricAnswer
 
 MAX_DIFF = 4  # scores run 1..5
+SCORE_DOMAIN = (1, 2, 3, 4, 5)
+ALPHA_LEVEL = "ordinal"
+MIN_ALPHA_UNITS = 2  # units with two or more judges' scores
 
 
 class AnswerError(ValueError):
@@ -125,6 +136,31 @@ def agreement(score_sets: Sequence[dict[str, int]]) -> float | None:
     return round(1.0 - fmean(diffs), 4) if diffs else None
 
 
+def krippendorff_alpha(matrix: Sequence[Sequence[int | None]], level: str = ALPHA_LEVEL) -> float | None:
+    """Krippendorff's alpha of a coders x units matrix of scores (None = missing), or None where undefined."""
+    import krippendorff
+
+    if not matrix or not matrix[0]:
+        return None
+    data = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix], dtype=float)
+    pairable = np.sum(~np.isnan(data), axis=0) >= 2
+    if int(pairable.sum()) < MIN_ALPHA_UNITS:
+        return None
+    values = data[:, pairable]
+    if len(np.unique(values[~np.isnan(values)])) < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = krippendorff.alpha(reliability_data=data[:, pairable], level_of_measurement=level,
+                               value_domain=list(SCORE_DOMAIN))
+    return round(float(a), 4) if np.isfinite(a) else None
+
+
+def alpha_matrix(scores: Sequence[ElementScore], judges: Sequence[str], element_ids: Sequence[str]) -> list[list[int | None]]:
+    """Judges x (element, criterion) units; a judge that did not score an element leaves its units missing."""
+    scored = {(s.judge_role, s.element_id): s.scores for s in scores if s.status == "scored"}
+    return [[scored.get((j, e), {}).get(c) for e in element_ids for c in CRITERIA] for j in judges]
+
+
 def mean_score(scores: Sequence[ElementScore]) -> float | None:
     values = [v for s in scores if s.status == "scored" for v in s.scores.values()]
     return round(fmean(values), 4) if values else None
@@ -148,6 +184,8 @@ def aggregate(
     scores: Sequence[ElementScore],
 ) -> JudgeScores:
     by_element = {eid: [s for s in scores if s.element_id == eid] for eid in element_ids}
+    # Judges in the order given, then any role that appears only in the scores.
+    roles = list(dict.fromkeys([*judges, *(s.judge_role for s in scores)]))
     agreements = {eid: agreement([s.scores for s in ss if s.status == "scored"]) for eid, ss in by_element.items()}
     pooled = [
         d for ss in by_element.values() for d in pairwise_differences([s.scores for s in ss if s.status == "scored"])
@@ -164,6 +202,10 @@ def aggregate(
         overall_agreement=round(1.0 - fmean(pooled), 4) if pooled else None,
         mean_by_element_criterion={eid: mean_by_criterion(ss) for eid, ss in by_element.items()},
         unscorable=sum(1 for s in scores if s.status == "unscorable"),
+        not_judged=sum(1 for s in scores if s.status == "not_judged"),
+        alpha={eid: krippendorff_alpha(alpha_matrix(ss, roles, [eid])) for eid, ss in by_element.items()},
+        overall_alpha=krippendorff_alpha(alpha_matrix(scores, roles, list(element_ids))),
+        alpha_level=ALPHA_LEVEL,
     )
 
 

@@ -41,7 +41,11 @@ def judge_metadata(outcome: JudgingOutcome) -> dict[str, dg.MetadataValue]:
         "agreement_by_element": dg.MetadataValue.json(s.agreement),
         "overall_agreement": dg.MetadataValue.float(s.overall_agreement) if s.overall_agreement is not None
         else dg.MetadataValue.text("n/a (fewer than two judges scored any element)"),
+        "krippendorff_alpha": dg.MetadataValue.float(s.overall_alpha) if s.overall_alpha is not None
+        else dg.MetadataValue.text("n/a (undefined: too few units scored by two judges, or every score equal)"),
+        "alpha_by_element": dg.MetadataValue.json({e: "n/a" if a is None else a for e, a in s.alpha.items()}),
         "unscorable": dg.MetadataValue.int(s.unscorable),
+        "not_judged": dg.MetadataValue.int(s.not_judged),
         "judges": dg.MetadataValue.json({r: {"persona": s.personas.get(r), "models": s.judge_models.get(r)}
                                          for r in s.judges}),
         "shared_model": dg.MetadataValue.bool(s.shared_model),
@@ -62,7 +66,7 @@ def judge_metadata(outcome: JudgingOutcome) -> dict[str, dg.MetadataValue]:
     pool=LLM_POOL,
     code_version=prompts.JUDGE_PROMPT_VERSION,
     description="Rubric scores (supported by evidence, legally sufficient, consistent, first-person voice; 1-5) "
-    "with reasons, per judge and legal element; means and agreement between judges.",
+    "with reasons, per judge and legal element; means, agreement between judges and Krippendorff's alpha.",
 )
 def judge_scores(
     context: dg.AssetExecutionContext,

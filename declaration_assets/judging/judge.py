@@ -91,10 +91,11 @@ def judge_element(
     ctx: CallContext,
     settings: JudgeSettings = JudgeSettings(),
 ) -> JudgeCall:
-    """One judge on one element: ask, validate, retry once with the validation error, else unscorable."""
+    """One judge on one element: ask, validate, retry once with the validation error, else unscorable.
+    Nothing is asked about a missing section or a gap marker: that pair is `not_judged`."""
     if section is None or section.gap is not None:
         why = "the draft has no section for this element" if section is None else f"drafting gap: {section.gap}"
-        return JudgeCall(ElementScore(judge_role=role, element_id=element.id, status="unscorable", error=why,
+        return JudgeCall(ElementScore(judge_role=role, element_id=element.id, status="not_judged", error=why,
                                       attempts=0))
     records: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -206,22 +207,29 @@ def run_judges(
     return JudgingOutcome(scores=scores, records=[r for c in calls for r in c.records], wall_s=wall)
 
 
+def score_cell(score: ElementScore | None) -> str:
+    """A judge's scores on an element for a table: '4 / 3 / 5 / 2', 'unscorable' or 'not judged'."""
+    if score is None or score.status == "not_judged":
+        return "not judged"
+    if score.status != "scored":
+        return "unscorable"
+    return " / ".join(str(score.scores[c]) for c in CRITERIA)
+
+
 def scores_table(scores: JudgeScores) -> str:
-    """Markdown: element x judge (mean of the judge's four scores, or 'unscorable'), element mean, agreement."""
-    head = "| element | " + " | ".join(scores.judges) + " | mean | agreement |"
-    sep = "| --- " * (len(scores.judges) + 3) + "|"
+    """Markdown: element x judge (the judge's four scores, 'unscorable' or 'not judged'), element mean, agreement
+    and Krippendorff's alpha ('n/a' where undefined)."""
+    head = "| element | " + " | ".join(scores.judges) + " | mean | agreement | alpha |"
+    sep = "| --- " * (len(scores.judges) + 4) + "|"
     rows = [head, sep]
     for eid, mean in scores.mean_by_element.items():
-        cells = []
-        for role in scores.judges:
-            s = next((x for x in scores.scores if x.element_id == eid and x.judge_role == role), None)
-            if s is None or s.status != "scored":
-                cells.append("unscorable")
-            else:
-                cells.append(" / ".join(str(s.scores[c]) for c in CRITERIA))
+        cells = [score_cell(next((x for x in scores.scores if x.element_id == eid and x.judge_role == role), None))
+                 for role in scores.judges]
         agree = scores.agreement.get(eid)
+        alpha = scores.alpha.get(eid)
         rows.append(f"| {eid} | " + " | ".join(cells) +
-                    f" | {'' if mean is None else f'{mean:.2f}'} | {'' if agree is None else f'{agree:.2f}'} |")
+                    f" | {'' if mean is None else f'{mean:.2f}'} | {'n/a' if agree is None else f'{agree:.2f}'}"
+                    f" | {'n/a' if alpha is None else f'{alpha:.2f}'} |")
     rows.append("")
-    rows.append("Scores per judge: " + " / ".join(CRITERIA) + ".")
+    rows.append("Scores per judge: " + " / ".join(CRITERIA) + f". Alpha: Krippendorff's, {scores.alpha_level}.")
     return "\n".join(rows)

@@ -21,13 +21,16 @@ class RubricAnswer(BaseModel):
 
 
 class ElementScore(BaseModel):
+    """One judge on one element. `unscorable`: the judge was asked and gave no valid answer (or its call failed);
+    `not_judged`: no call was made (the draft has no section for the element, or only a gap marker)."""
+
     model_config = ConfigDict(extra="forbid")
     judge_role: str
     element_id: str
-    status: Literal["scored", "unscorable"]
-    scores: dict[str, int] = Field(default_factory=dict)  # criterion -> 1..5, empty when unscorable
+    status: Literal["scored", "unscorable", "not_judged"]
+    scores: dict[str, int] = Field(default_factory=dict)  # criterion -> 1..5, empty unless scored
     reasons: str = ""
-    error: str | None = None  # why unscorable (validation errors of both attempts)
+    error: str | None = None  # why unscorable (validation errors of both attempts) or why not judged
     attempts: int = 1
     deployment: str | None = None
 
@@ -48,7 +51,12 @@ class JudgeScores(BaseModel):
     agreement: dict[str, float | None]  # per element: agreement between judges (see judging.aggregate)
     overall_agreement: float | None
     mean_by_element_criterion: dict[str, dict[str, float | None]] = Field(default_factory=dict)
-    unscorable: int = 0
+    unscorable: int = 0  # judge calls made that gave no valid answer
+    not_judged: int = 0  # (judge, element) pairs never asked: no section, or a gap marker
+    # Krippendorff's alpha (chance-corrected agreement) per element and overall; None where undefined.
+    alpha: dict[str, float | None] = Field(default_factory=dict)
+    overall_alpha: float | None = None
+    alpha_level: str = "ordinal"
     personas: dict[str, str] = Field(default_factory=dict)  # judge role -> persona name used in its prompts
     prompt_version: str = ""
 

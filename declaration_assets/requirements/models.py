@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")  # ISO 639-1, as case.yaml's `language`
+QUERY_LANGUAGE = "en"  # the language of `queries`
 
 
 class LengthBounds(BaseModel):
@@ -33,7 +37,36 @@ class Element(BaseModel):
     sources: tuple[str, ...] = Field(min_length=1, description="regulation and policy citations")
     must_show: str = Field(min_length=1, description="what the declarant's account must establish")
     evidence: tuple[str, ...] = Field(min_length=1, description="evidence that usually proves the element")
-    queries: tuple[str, ...] = Field(min_length=2, description="retrieval queries; results are unioned")
+    queries: tuple[str, ...] = Field(min_length=2, description="retrieval queries in English; results are unioned")
+    queries_by_language: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="retrieval queries in other languages (ISO 639-1 code -> queries), used with the English ones "
+        "when the declarant speaks that language: her own notes are written in it",
+    )
+
+    @field_validator("queries", mode="after")
+    @classmethod
+    def _non_blank(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not q.strip() for q in v):
+            raise ValueError("a query is blank")
+        return v
+
+    @field_validator("queries_by_language", mode="after")
+    @classmethod
+    def _languages(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for lang, queries in v.items():
+            if not LANGUAGE_PATTERN.match(lang):
+                raise ValueError(f"{lang!r} is not an ISO 639-1 language code (two lower-case letters, e.g. 'es')")
+            if lang == QUERY_LANGUAGE:
+                raise ValueError(f"English queries belong in `queries`, not under {lang!r}")
+            if not queries or any(not q.strip() for q in queries):
+                raise ValueError(f"queries in {lang!r}: at least one, none blank")
+        return v
+
+    def queries_for(self, language: str) -> tuple[str, ...]:
+        """The queries retrieval runs for a declarant speaking `language`: the English ones, then those written
+        in her language (when the file has them)."""
+        return tuple(dict.fromkeys((*self.queries, *self.queries_by_language.get(language, ()))))
 
 
 class CaseRequirements(BaseModel):
@@ -55,6 +88,12 @@ class CaseRequirements(BaseModel):
                 raise ValueError(f"element id {e.id!r} appears twice")
             seen.add(e.id)
         return self
+
+    def for_language(self, language: str) -> "CaseRequirements":
+        """The same requirements with each element's `queries` extended by those in `language`
+        (see `Element.queries_for`): what drafting retrieves with for a declarant speaking it."""
+        elements = tuple(e.model_copy(update={"queries": e.queries_for(language)}) for e in self.elements)
+        return self.model_copy(update={"elements": elements})
 
     def element(self, element_id: str) -> Element:
         for e in self.elements:

@@ -2,6 +2,8 @@
 
 # No `from __future__ import annotations` here: Dagster reads the Config and resource annotations at definition time.
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -11,6 +13,7 @@ from ..extraction.models import ExtractedCase
 from ..orchestration.ui import ui_attributes
 from ..partitions import case_partitions
 from .chunking import DEFAULT_MAX_CHARS
+from .coverage import coverage_summary, evidence_coverage
 from .embeddings import Embedder, EmbedStats
 from .index import build_chunk_index
 from .models import ChunkIndex
@@ -86,3 +89,17 @@ def chunk_index(
         f"in {stats.total_seconds:.2f}s"
     )
     return dg.Output(index, metadata=chunk_index_metadata(index, extracted_text, stats))
+
+
+def evidence_coverage_metadata(sections: Sequence[Any], index: ChunkIndex) -> dict[str, dg.MetadataValue]:
+    """`evidence_coverage` for a draft's metadata: per element, the documents and pages whose passages reached
+    the drafter (sections with `element_id` and `evidence_chunk_ids`, as `drafting.models.Section`)."""
+    coverage = evidence_coverage(
+        {s.element_id: list(s.evidence_chunk_ids) for s in sections if getattr(s, "element_id", None)}, index
+    )
+    return {
+        "evidence_coverage": dg.MetadataValue.json(
+            {eid: [d.model_dump() for d in docs] for eid, docs in coverage.items()}
+        ),
+        "evidence_pages": dg.MetadataValue.json(coverage_summary(coverage)),
+    }

@@ -1,6 +1,8 @@
-"""A FAISS index per case over its chunks' embeddings, and retrieval of the top chunks for a query."""
+"""A FAISS index per case over its chunks' embeddings, and hybrid (dense + BM25) retrieval of the top chunks."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import faiss
 import numpy as np
@@ -8,6 +10,7 @@ import numpy as np
 from ..extraction.models import ExtractedCase
 from .chunking import DEFAULT_MAX_CHARS, chunk_case
 from .embeddings import Embedder, EmbedStats
+from .hybrid import DEFAULT_MODE, SearchMode, query_searcher, rank_chunks
 from .models import Chunk, ChunkIndex, ScoredChunk
 
 
@@ -43,24 +46,40 @@ def build_chunk_index(
     return index, stats
 
 
-def retrieve(index: ChunkIndex, embedder: Embedder, query: str, k: int = 6) -> list[ScoredChunk]:
-    """The k chunks closest to `query`, best first, each with its provenance (document, exhibit, page, span)."""
+def check_model(index: ChunkIndex, embedder: Embedder) -> None:
     if embedder.model_name != index.model_name:
         raise ValueError(
             f"the index of case {index.case_id} was built with {index.model_name!r}; "
             f"the embedder uses {embedder.model_name!r}: rebuild chunk_index or configure the same model"
         )
-    if not query.strip():
-        raise ValueError("empty retrieval query")
-    return index.search(embedder.embed([query]), k)
 
 
-def retrieve_many(index: ChunkIndex, embedder: Embedder, queries: list[str], k: int = 6) -> list[ScoredChunk]:
-    """The k chunks closest to any of `queries` (a chunk scores its best match), e.g. one legal element's
-    several evidence descriptions."""
+def retrieve(
+    index: ChunkIndex, embedder: Embedder, query: str, k: int = 6, mode: SearchMode = DEFAULT_MODE
+) -> list[ScoredChunk]:
+    """The k chunks that best answer `query`, best first, each with its provenance (document, exhibit, page,
+    span). Hybrid by default: dense and BM25 rankings fused by reciprocal rank (see `retrieval.hybrid`)."""
+    return retrieve_many(index, embedder, [query], k, mode)
+
+
+def retrieve_many(
+    index: ChunkIndex, embedder: Embedder, queries: list[str], k: int = 6, mode: SearchMode = DEFAULT_MODE
+) -> list[ScoredChunk]:
+    """The k chunks that best answer any of `queries` (e.g. one legal element's several evidence
+    descriptions): every query's rankings enter the fusion (dense mode: a chunk scores its best match)."""
     queries = [q for q in queries if q.strip()]
     if not queries:
-        raise ValueError("no retrieval query")
-    if embedder.model_name != index.model_name:
-        return retrieve(index, embedder, queries[0], k)  # raises the mismatch error
-    return index.search(embedder.embed(queries), k)
+        raise ValueError("empty retrieval query")
+    if mode != "lexical":
+        check_model(index, embedder)
+    vectors = embedder.embed(queries) if mode != "lexical" else None
+    return rank_chunks(index, queries, vectors, k, mode)
+
+
+def query_search(
+    index: ChunkIndex, embedder: Embedder, queries: list[str], k: int, mode: SearchMode = DEFAULT_MODE
+) -> Callable[[str], list[ScoredChunk]]:
+    """search(query) -> the k best chunks, every query of `queries` embedded in one batch up front."""
+    if mode != "lexical":
+        check_model(index, embedder)
+    return query_searcher(index, embedder.embed, queries, k, mode)

@@ -32,8 +32,13 @@ class Chunk(BaseModel):
 class ScoredChunk(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     chunk: Chunk
-    score: float = Field(description="cosine similarity (inner product of normalized vectors)")
+    score: float = Field(
+        description="ranking score: the reciprocal-rank-fusion score in hybrid retrieval, the cosine similarity "
+        "(inner product of normalized vectors) in dense retrieval, the BM25 score in lexical retrieval"
+    )
     rank: int = Field(ge=1)
+    dense_score: float | None = Field(default=None, description="cosine similarity, when dense retrieval ranked it")
+    lexical_score: float | None = Field(default=None, description="BM25 score, when lexical retrieval ranked it")
 
 
 class ChunkIndex(BaseModel):
@@ -46,12 +51,14 @@ class ChunkIndex(BaseModel):
     chunks: list[Chunk]
     faiss_index: bytes
 
-    # The live FAISS object, deserialized on first search; never pickled.
+    # The live FAISS object, deserialized on first search, and the BM25 index built from the chunks on first
+    # lexical search; neither is pickled.
     _index: Any = PrivateAttr(default=None)
+    _lexical: Any = PrivateAttr(default=None)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state["__pydantic_private__"] = {"_index": None}
+        state["__pydantic_private__"] = {"_index": None, "_lexical": None}
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -69,8 +76,24 @@ class ChunkIndex(BaseModel):
             self._index = faiss.deserialize_index(np.frombuffer(self.faiss_index, dtype=np.uint8))
         return self._index
 
+    def lexical(self) -> Any:
+        """The case's BM25 index (`retrieval.lexical.LexicalIndex`), built from the chunk texts on first use."""
+        if self._lexical is None:
+            from .lexical import LexicalIndex
+
+            self._lexical = LexicalIndex(self.chunks)
+        return self._lexical
+
     def search(self, query_vectors: np.ndarray, k: int) -> list[ScoredChunk]:
-        """Top-k chunks, best first. Several query vectors (rows) are merged: a chunk scores its best match."""
+        """Top-k chunks by cosine similarity, best first. Several query vectors (rows) are merged: a chunk scores
+        its best match."""
+        return [
+            ScoredChunk(chunk=self.chunks[i], score=s, rank=r, dense_score=s)
+            for r, (i, s) in enumerate(self.dense_ranking(query_vectors, k), start=1)
+        ]
+
+    def dense_ranking(self, query_vectors: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk position, cosine similarity) of the top-k chunks, best first (ties: document order)."""
         if not self.chunks or k <= 0:
             return []
         q = np.asarray(query_vectors, dtype=np.float32)
@@ -85,8 +108,7 @@ class ChunkIndex(BaseModel):
                 if idx >= 0 and float(score) > best.get(int(idx), float("-inf")):
                     best[int(idx)] = float(score)
         # Ties broken by document order so results are deterministic.
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [ScoredChunk(chunk=self.chunks[i], score=s, rank=r) for r, (i, s) in enumerate(ranked, start=1)]
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return next((c for c in self.chunks if c.chunk_id == chunk_id), None)

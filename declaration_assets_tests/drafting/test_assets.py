@@ -78,11 +78,17 @@ def test_draft_and_judge_scores_materialize(tmp_path, embedder):
     assert "| role | deployment |" in meta["llm_calls"].value and "fake" in meta["llm_calls"].value
     assert "# Declaration of Lucia Montoya" in meta["preview"].value
     assert set(meta["citations_by_section"].value) == {s.element_id or s.kind for s in d.sections}
+    # Coverage: per element, the documents and pages of the passages the drafter was shown.
+    coverage = meta["evidence_coverage"].value
+    for sec in d.element_sections():
+        shown = {(c.exhibit, c.page) for c in map(index.chunk, sec.evidence_chunk_ids) if c is not None}
+        assert {(doc["exhibit"], p) for doc in coverage[sec.element_id] for p in doc["pages"]} == shown
+    assert set(meta["evidence_pages"].value) == {sec.element_id for sec in d.element_sections()}
 
     s: JudgeScores = result.output_for_node("judge_scores")
     assert s.judges == ["judge_1", "judge_2", "judge_3"] and s.shared_model
     j2 = [x for x in s.scores if x.judge_role == "judge_2"]
-    assert all(x.status == "unscorable" for x in j2)
+    assert all(x.status == ("not_judged" if d.section_for(x.element_id).gap else "unscorable") for x in j2)
     for x in s.scores:
         if x.judge_role != "judge_2" and d.section_for(x.element_id).gap is None:
             assert x.status == "scored" and x.scores["consistent"] == 4

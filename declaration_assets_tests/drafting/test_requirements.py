@@ -97,6 +97,10 @@ def test_adding_a_case_type_is_adding_a_file(tmp_path, monkeypatch):
         (lambda s: s + "\n  - id: substantial_abuse\n    title: again\n    sources: [x]\n    must_show: x\n"
          "    evidence: [x]\n    queries: [a, b]\n", "appears twice"),
         (lambda s: "elements: [", "not valid YAML"),
+        (lambda s: s + "    queries_by_language: {spanish: [dolor]}\n", "ISO 639-1"),
+        (lambda s: s + "    queries_by_language: {en: [pain]}\n", "belong in `queries`"),
+        (lambda s: s + "    queries_by_language: {es: []}\n", "at least one"),
+        (lambda s: s + "    queries_by_language: {es: ['  ']}\n", "none blank"),
     ],
 )
 def test_invalid_files_are_refused_with_the_file_and_field(tmp_path, mutation, message):
@@ -110,3 +114,20 @@ def test_invalid_files_are_refused_with_the_file_and_field(tmp_path, mutation, m
 def test_unknown_case_type_lists_the_known_ones():
     with pytest.raises(RequirementsError, match="known: t_visa, vawa"):
         load_requirements("asylum", directory=Path(requirements_dir()))
+
+
+def test_queries_in_the_declarants_language_come_with_the_english_ones(tmp_path):
+    (tmp_path / "u_visa.yaml").write_text(U_VISA + "    queries_by_language: {es: [lesión hospital, fear nightmares]}\n",
+                                          encoding="utf-8")
+    u = load_requirements("u_visa", directory=tmp_path)
+    e = u.element("substantial_abuse")
+    assert e.queries_for("es") == ("injury hospital", "fear nightmares", "lesión hospital")  # no repeats
+    assert e.queries_for("en") == e.queries_for("tl") == e.queries
+    assert u.for_language("es").element("substantial_abuse").queries == e.queries_for("es")
+    assert u.for_language("es").element_ids() == u.element_ids() and u.element("substantial_abuse").queries == e.queries
+
+
+@pytest.mark.parametrize("case_type", ["vawa", "t_visa"])
+def test_packaged_files_have_spanish_queries_for_every_element(case_type):
+    for e in load_requirements(case_type).elements:
+        assert len(e.queries_by_language.get("es", ())) >= 3, e.id

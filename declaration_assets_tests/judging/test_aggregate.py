@@ -90,3 +90,42 @@ def test_answer_with_raw_newlines_inside_a_string_is_read():
     answer = parse_rubric_answer(text)
     assert (answer.legally_sufficient, answer.supported_by_evidence, answer.consistent, answer.first_person_voice) == (1, 2, 3, 4)
     assert answer.reasons.startswith("}")
+
+
+def test_krippendorff_alpha_is_chance_corrected_and_na_when_undefined():
+    from declaration_assets.judging.aggregate import krippendorff_alpha
+
+    # Identical judges over varied scores: perfect, chance-corrected too.
+    assert krippendorff_alpha([[1, 3, 5, 2], [1, 3, 5, 2], [1, 3, 5, 2]]) == 1.0
+    # Judges that give (nearly) everything a 4: raw agreement is high, alpha says it is no better than chance.
+    lazy = [{**s(), **{c: 4 for c in s()}}, {**{c: 4 for c in s()}, "consistent": 5}]
+    assert agreement(lazy) > 0.9
+    assert krippendorff_alpha([[4, 4, 4, 4], [4, 4, 5, 4]]) <= 0.0
+    # Opposite judges: systematic disagreement, below zero.
+    assert krippendorff_alpha([[1, 2, 4, 5], [5, 4, 2, 1]]) < 0
+    # Undefined: every score equal; fewer than two units scored by two judges; no data.
+    assert krippendorff_alpha([[3, 3, 3, 3], [3, 3, 3, 3]]) is None
+    assert krippendorff_alpha([[1, None, None], [5, 2, None], [None, None, 4]]) is None
+    assert krippendorff_alpha([]) is None
+    # Missing values are left out, not counted as disagreement.
+    assert krippendorff_alpha([[1, 3, 5, None], [1, 3, 5, 2], [None, 3, 5, 2]]) == 1.0
+
+
+def test_aggregate_reports_alpha_and_not_judged_apart_from_unscorable():
+    scores = [
+        es("judge_1", "abuse", s(consistent=1, legally_sufficient=5)),
+        es("judge_2", "abuse", s(consistent=1, legally_sufficient=5)),
+        es("judge_3", "abuse", s(consistent=2, legally_sufficient=5)),
+        es("judge_1", "joint_residence", s()), es("judge_2", "joint_residence", s()),
+        es("judge_3", "joint_residence"),
+        *[ElementScore(judge_role=j, element_id="good_moral_character", status="not_judged", error="drafting gap",
+                       attempts=0) for j in ("judge_1", "judge_2", "judge_3")],
+    ]
+    out = aggregate(case_id="vawa-0001", model_config_name="default", judges=["judge_1", "judge_2", "judge_3"],
+                    judge_models={}, element_ids=["abuse", "joint_residence", "good_moral_character"], scores=scores)
+    assert out.unscorable == 1 and out.not_judged == 3
+    assert 0.8 < out.alpha["abuse"] < 1.0
+    assert out.alpha["joint_residence"] is None  # every score 3: undefined
+    assert out.alpha["good_moral_character"] is None and out.agreement["good_moral_character"] is None
+    assert out.overall_alpha is not None and out.overall_alpha > 0.8
+    assert out.alpha_level == "ordinal"

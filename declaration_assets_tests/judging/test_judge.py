@@ -93,7 +93,7 @@ def test_malformed_answer_is_retried_once_with_the_error_then_unscorable():
     assert out.agreement["abuse"] == 1.0  # judges 1 and 3 agree; judge 2 is not counted
 
 
-def test_call_failures_and_gaps_are_unscorable_never_a_crash():
+def test_call_failures_are_unscorable_and_gaps_not_judged_never_a_crash():
     def judge(role, prompt):
         if role == "judge_1":
             raise LLMFailure("all deployments failed", records=({"role": role, "outcome": "deadline_total"},))
@@ -103,13 +103,23 @@ def test_call_failures_and_gaps_are_unscorable_never_a_crash():
     outcome = run(fake, draft=make_draft(gap_element="abuse"))
     out = outcome.scores
     abuse = [s for s in out.scores if s.element_id == "abuse"]
-    assert all(s.status == "unscorable" and "drafting gap" in s.error and s.attempts == 0 for s in abuse)
+    assert all(s.status == "not_judged" and "drafting gap" in s.error and s.attempts == 0 for s in abuse)
     assert not any(element_of(spec) == "abuse" for _, spec, _ in fake.history)
     j1 = [s for s in out.scores if s.judge_role == "judge_1" and s.element_id != "abuse"]
     assert all(s.status == "unscorable" and "call failed" in s.error and s.attempts == 1 for s in j1)
     assert out.mean_by_element["abuse"] is None and out.agreement["abuse"] is None
     assert out.mean_by_element["good_moral_character"] == 5.0
     assert sum(1 for r in outcome.records if r["outcome"] == "deadline_total") == 4
+    # A call never made is not an unscorable answer: 3 gap pairs not judged, 4 failed calls unscorable.
+    assert out.not_judged == 3 and out.unscorable == 4
+    table = scores_table(out)
+    abuse_row = next(line for line in table.splitlines() if line.startswith("| abuse |"))
+    assert abuse_row.count("not judged") == 3 and "unscorable" not in abuse_row
+    moral_row = next(line for line in table.splitlines() if line.startswith("| good_moral_character |"))
+    assert moral_row.count("unscorable") == 1 and "5 / 5 / 5 / 5" in moral_row
+    # judges 2 and 3 agree perfectly, but on a single value: alpha is undefined, shown as n/a.
+    assert out.agreement["good_moral_character"] == 1.0 and out.alpha["good_moral_character"] is None
+    assert moral_row.endswith("| 1.00 | n/a |")
 
 
 def test_judges_run_concurrently():
