@@ -92,7 +92,7 @@ def split_sentences(text: str) -> list[str]:
         if not piece:
             continue
         if merged:
-            last_word = merged[-1].rstrip(".!?\"'").rsplit(" ", 1)[-1].lower().rstrip(".")
+            last_word = merged[-1].rstrip(".!?\"'").rsplit(" ", 1)[-1].lower().rstrip(".").lstrip("\"'(\u201c\u2018")
             if _is_abbreviation(last_word) and not piece.startswith("\x00"):
                 merged[-1] = f"{merged[-1]} {piece}"
                 continue

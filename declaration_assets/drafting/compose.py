@@ -408,6 +408,7 @@ def compose_paragraph(
     truncated: bool = False,
     verifier: SupportVerifier | None = None,
     voice_per_paragraph: bool = True,
+    paraphrase_flags: bool = False,
 ) -> ComposedParagraph:
     """Make paragraphs out of a model answer written from `evidence` (see `grounding` for the mechanism).
 
@@ -420,6 +421,9 @@ def compose_paragraph(
     kept before (here, or under another element: `kept_elsewhere`) is not repeated. With `truncated` (the answer
     stopped at its token limit), the last sentence is dropped: a cut-off sentence never ships.
     `voice_per_paragraph=False` demands I/me/my in every sentence (the `small` profile's stricter rule).
+    `paraphrase_flags`: a sentence citing a real page in its own language that shares some of its words, but not
+    enough to count as support, is kept with an `unverified` note instead of dropped (the `capable` profile:
+    a strong model paraphrases; a small one invents, so its unsupported sentences go).
     """
     allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
     shown = list(element_evidence) if element_evidence is not None else list(evidence)
@@ -461,7 +465,9 @@ def compose_paragraph(
             if names_declarant(body, declarant_names):
                 drop("third_party_voice", raw)
                 continue
-            if unsupported_terms(body, evidence_text, record):
+            # Names and numbers: the record, every passage shown for the element, and the real pages it cites.
+            cited_pages_text = "\n".join(pages[c] for c in cites if c in valid and c in pages)
+            if unsupported_terms(body, evidence_text + "\n" + cited_pages_text, record):
                 drop("unsupported_name_or_number", raw)
                 continue
             key = frozenset(content_words(body))
@@ -483,13 +489,17 @@ def compose_paragraph(
             cited_source = next((c for c in real if lexical_support(body, pages.get(c, ""))), None)
             flag = None
             if source is None and cited_source is None:
-                foreign = [t for t in cited_texts or [sc.chunk.text for sc in evidence] if page_supports(body, t) is None]
-                verdict = verifier.supports(body, foreign) if (verifier is not None and foreign) else None
-                if verdict is False or not foreign or not real:
+                candidates = cited_texts or [sc.chunk.text for sc in evidence]
+                foreign = [t for t in candidates if page_supports(body, t) is None]
+                near = [t for t in cited_texts if page_supports(body, t)] if paraphrase_flags else []
+                unsure = foreign or near
+                verdict = verifier.supports(body, unsure) if (verifier is not None and unsure) else None
+                if verdict is False or not unsure or not real:
                     drop("unsupported", raw)
                     continue
                 if verdict is None:
-                    flag = "passages in another language; support not verified"
+                    flag = ("passages in another language; support not verified" if foreign else
+                            "a paraphrase of its cited page; support not verified word for word")
             voice_sources = ([source.chunk] if source is not None else []) + [
                 sc.chunk for sc in shown if Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) in real]
             if any(borrowed_voice(body, ch.text, declarant_names, third_party=ch.document in third_party_docs)

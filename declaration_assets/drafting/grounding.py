@@ -98,7 +98,8 @@ def unsupported_terms(sentence: str, evidence_text: str, record: GroundingRecord
         if record is None:
             if fold(w) not in fold(evidence_text):
                 missing.append(w)
-        elif not all(record_knows_word(part, vocab) for part in re.split(r"-", w) if part):
+        elif not all(record_knows_word(part, vocab) for part in re.split(r"-", w)
+                     if len(part) > 1 and not any(ch.isdigit() for ch in part)):  # numbers are checked above
             missing.append(w)
     return missing
 

@@ -68,6 +68,11 @@ class DraftSettings:
         # per-sentence rule, which is what keeps a 135M model's copied third-person notes out.
         return self.prompt == "capable"
 
+    @property
+    def paraphrase_flags(self) -> bool:
+        # A strong model paraphrases: a weakly supported sentence is kept and flagged (see compose_paragraph).
+        return self.prompt == "capable"
+
 
 @dataclass
 class ElementResult:
@@ -215,7 +220,8 @@ def draft_element(
                                  third_party_docs=third_party_docs, record=shared.grounding,
                                  element_evidence=evidence,
                                  kept_elsewhere=shared.kept, truncated=cut, verifier=shared.verifier,
-                                 voice_per_paragraph=settings.voice_per_paragraph)
+                                 voice_per_paragraph=settings.voice_per_paragraph,
+                                 paraphrase_flags=settings.paraphrase_flags)
         dropped.update(para.dropped)
         removed += para.citations_removed
         attributed += para.attributed
