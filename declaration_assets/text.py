@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # --- folding and words ----------------------------------------------------------------------------------------
 
@@ -145,7 +146,8 @@ def stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=4096)  # drafting compares every sentence with every passage: passages repeat
+def content_words(text: str) -> frozenset[str]:
     """Folded content words (light-stemmed) and numbers of `text`, number words read as numbers."""
     out: set[str] = set()
     for w in re.findall(r"[^\W\d_]+|\d+", fold(strip_citations(text))):
@@ -155,7 +157,7 @@ def content_words(text: str) -> set[str]:
             out.add(str(NUMBER_WORDS[w]))
         elif len(w) > 2 and w not in STOPWORDS:
             out.add(stem(w))
-    return out
+    return frozenset(out)
 
 
 # --- numbers ---------------------------------------------------------------------------------------------------------
@@ -176,7 +178,8 @@ NUMBER_WORDS = {
 _TENS = {"twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"}
 
 
-def numbers_in(text: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def numbers_in(text: str) -> frozenset[str]:
     """Every number `text` states, as digits without leading zeros: numerals, number words ("sixty", "forty-five",
     "veinte"), and the parts of grouped numbers ("2019-0619842" gives 2019 and 619842)."""
     folded = fold(text)
@@ -188,7 +191,7 @@ def numbers_in(text: str) -> set[str]:
         for p in parts:
             if p in NUMBER_WORDS:
                 out.add(str(NUMBER_WORDS[p]))
-    return out
+    return frozenset(out)
 
 
 def sentence_numbers(sentence: str) -> set[str]:
@@ -223,16 +226,17 @@ TITLES = frozenset({
 })
 
 
+_STATE_NAMES = {state: abbr for abbr, state in US_STATES.items()}
+
+
 def name_variants(token: str) -> set[str]:
-    """Forms under which the record may hold a folded name token: itself, without a possessive, a state's name
-    for its abbreviation and back."""
+    """Forms under which the record may hold a name token: itself folded, without a possessive, and a state's
+    name for its abbreviation written in capitals ("TX" -> "texas"; lower-case "in", "me", "or" stay words)."""
     t = strip_possessive(fold(token)).rstrip(".")
     out = {t}
-    if t in US_STATES:
+    bare = strip_possessive(token).rstrip(".")
+    if len(bare) == 2 and bare.isupper() and t in US_STATES:
         out.add(US_STATES[t])
-    for abbr, state in US_STATES.items():
-        if t == state:
-            out.add(abbr)
     return out
 
 
@@ -240,13 +244,20 @@ def vocabulary(texts: Iterable[str]) -> set[str]:
     """Folded words (possessives removed) of `texts`, with the state names of their abbreviations and back."""
     out: set[str] = set()
     for text in texts:
-        for w in words(text):
-            out |= name_variants(w)
-    # Multi-word state names count word by word ("new mexico" vouches for "New" and "Mexico").
-    for abbr, state in US_STATES.items():
-        if abbr in out or state in out:
-            out.update(state.split())
+        out |= _vocabulary_of(text)
     return out
+
+
+@lru_cache(maxsize=256)
+def _vocabulary_of(text: str) -> frozenset[str]:
+    out: set[str] = set()
+    for w in {m.group(0) for m in WORD_RE.finditer(text)}:
+        variants = name_variants(w)
+        out |= variants
+        for v in variants:  # multi-word state names count word by word ("NM" vouches for "New" and "Mexico")
+            if v in _STATE_NAMES:
+                out.update(v.split())
+    return frozenset(out)
 
 
 def record_knows_word(word: str, vocab: set[str]) -> bool:

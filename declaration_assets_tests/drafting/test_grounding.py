@@ -47,6 +47,8 @@ def test_names_and_numbers_are_checked_against_the_whole_record_with_normalisati
     assert unsupported_terms("Mr. Benítez's truck was there.", "Ricardo Benitez", g) == []
     # Invented names and numbers are still refused.
     assert unsupported_terms("Samuel Lindqvist paid 4,750 dollars.", INTAKE, g) == ["4", "750", "Lindqvist"]
+    # A lower-case "in" of the passage is no "IN" (Indiana) abbreviation: the state stays unknown.
+    assert unsupported_terms("We drove to Indiana in 2018.", "we drove in the car in 2018", g) == ["Indiana"]
     assert numbers_in("veinte y forty-five 0142") == {"20", "45", "142", "40", "5"}
 
 
