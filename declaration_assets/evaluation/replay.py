@@ -162,7 +162,7 @@ class ReplayServer:
         blocks += [sd.text.replace("{cite}", cite) for sd in extra]
         full = "\n\n".join(blocks) or "I have nothing to add from these notes."
         if so_far:
-            done = so_far.strip()
+            done = so_far.lstrip("\n")  # the answer so far, exactly as it was sent (trailing space included)
             with self._lock:
                 self.log.continuations += 1
             return full[len(done):] if full.startswith(done) else full
