@@ -46,3 +46,11 @@ def test_readme_links_and_commands_point_at_real_things():
         assert re.search(rf"^{target}:", makefile, re.M), f"make {target}"
     for module in re.findall(r"python -m (declaration_assets[\w.]+)", README):
         assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
+
+
+def test_readme_capable_profile_example_is_a_valid_routing_file(tmp_path):
+    path = tmp_path / "capable.yaml"
+    path.write_text(yaml_block("capable.yaml"), encoding="utf-8")
+    routes = load_routes(path)
+    assert routes.model_configs["bedrock"].drafting_profile == "capable"
+    assert routes.deployments["claude-sonnet"].privacy == "private_cloud"

@@ -10,6 +10,7 @@ from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
+from ..llm.routing import RoutingFileError, load_routes
 from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
@@ -19,15 +20,47 @@ from ..retrieval.embeddings import Embedder
 from ..retrieval.index import query_search  # hybrid (dense + BM25) search, re-exported for callers here
 from ..retrieval.models import ChunkIndex
 from . import prompts
-from .models import Draft
+from .models import Citation, Draft
 from .pipeline import DraftOutcome, DraftSettings, build_draft, section_table
+from .profiles import DEFAULT_PROFILE, get_profile
 
 
 class DraftConfig(LLMAssetConfig):
-    evidence_per_element: int = Field(default=4, ge=1, le=24, description="ranked passages per legal element")
-    evidence_per_call: int = Field(default=1, ge=1, le=12, description="passages per drafter call (one paragraph)")
-    k_per_query: int = Field(default=4, ge=1, le=24, description="passages retrieved per query before the union")
-    max_tokens: int = Field(default=160, ge=32, le=4096, description="answer budget of each drafter call")
+    """Unset fields come from the model configuration's drafting profile (routing file, `drafting_profile`)."""
+
+    profile: str | None = Field(default=None, description="drafting profile (small | capable); default: the routing file's")
+    evidence_per_element: int | None = Field(default=None, ge=1, le=200, description="ranked passages per legal element")
+    evidence_per_call: int | None = Field(default=None, ge=1, le=200, description="passages per drafter call")
+    k_per_query: int | None = Field(default=None, ge=1, le=100, description="passages retrieved per query before the union")
+    max_tokens: int | None = Field(default=None, ge=32, le=32000, description="answer budget of each drafter call")
+
+
+def configured_profile(llm: LLMRouter, model_config: str) -> str:
+    """The drafting profile the routing file gives `model_config` (the packaged default when it names none)."""
+    try:
+        cfg = load_routes(llm.routes_location()).model_configs.get(model_config)
+    except RoutingFileError:
+        return DEFAULT_PROFILE
+    return cfg.drafting_profile if cfg is not None else DEFAULT_PROFILE
+
+
+def draft_settings(config: DraftConfig, profile_name: str) -> DraftSettings:
+    return DraftSettings.from_profile(
+        get_profile(config.profile or profile_name), evidence_per_element=config.evidence_per_element,
+        evidence_per_call=config.evidence_per_call, k_per_query=config.k_per_query, max_tokens=config.max_tokens)
+
+
+def page_texts(extracted: ExtractedCase) -> dict[Citation, str]:
+    letters = {d.name: d.exhibit for d in extracted.documents}
+    return {Citation(exhibit=letters[p.document], page=p.page): p.text for p in extracted.pages if p.document in letters}
+
+
+def dropped_by_reason(d: Draft) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in d.sections:
+        for k, v in s.sentences_dropped.items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items()))
 
 
 def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
@@ -46,6 +79,12 @@ def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
         "citations_removed": dg.MetadataValue.int(sum(len(s.citations_removed) for s in d.sections)),
         "exhibits": dg.MetadataValue.int(len(d.exhibits)),
         "prompt_version": dg.MetadataValue.text(d.prompt_version),
+        "drafting_profile": dg.MetadataValue.text(outcome.profile),
+        "sentences_unverified": dg.MetadataValue.int(sum(
+            1 for s in d.sections for n in s.review_notes if n.startswith("unverified"))),
+        "sentences_dropped": dg.MetadataValue.json(dropped_by_reason(d)),
+        # Which documents and pages reached the drafter, per element (retrieval may report more detail here).
+        "coverage": dg.MetadataValue.json({s.element_id: s.coverage for s in d.element_sections()}),
         "llm_calls": records_table(records),
         "llm_attempts": dg.MetadataValue.int(summary["attempts"]),
         "llm_latency_s": dg.MetadataValue.float(summary["latency_s"]),
@@ -85,20 +124,22 @@ def draft(
     requirements = load_requirements(record.case_type).for_language(record.language)  # her language's queries too
     ctx = CallContext(case_id=case_id, asset="draft", model_config=model_config, case_record=record,
                       run_id=context.run_id)
-    settings = DraftSettings(evidence_per_element=config.evidence_per_element,
-                             evidence_per_call=config.evidence_per_call, max_tokens=config.max_tokens)
+    settings = draft_settings(config, configured_profile(llm, model_config))
+    context.log.info(f"drafting profile {settings.profile!r}: {settings.evidence_per_element} passages per element, "
+                     f"{settings.evidence_per_call} per call, {settings.max_tokens} answer tokens")
     with stop_on_interrupt(), llm.budget(config.time_budget_s, f"draft {case_id}/{model_config}"):
         outcome = build_draft(
             record=record,
             requirements=requirements,
             documents=extracted_text.documents,
             search=query_search(chunk_index, embedder, [q for e in requirements.elements for q in e.queries],
-                                config.k_per_query),
+                                settings.k_per_query),
             client=llm,
             ctx=ctx,
             settings=settings,
             log=context.log.info,
             pages=[(p.document, p.text) for p in extracted_text.pages],
+            page_texts=page_texts(extracted_text),
         )
     if outcome.all_calls_failed:
         raise dg.Failure(

@@ -16,10 +16,38 @@ from dataclasses import dataclass, field
 
 from ..cases.models import CaseRecord
 from ..extraction.models import DocumentInfo
-from ..guards.facts import WORD_RE, fold, words as folded_words
+from ..text import (  # noqa: F401  (re-exported: the shared text helpers drafting is built on)
+    ABBREVIATIONS,
+    CITATION_RE,
+    STOPWORDS,
+    WORD_RE,
+    comparable,
+    content_words,
+    fold,
+    has_first_person,
+    is_staff_note,
+    language_of,
+    numbers_in,
+    record_knows_word,
+    sentence_numbers,
+    split_paragraphs,
+    split_sentences,
+    strip_citations,
+    vocabulary,
+    words as folded_words,
+)
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
 from . import prompts
+from .grounding import (
+    GroundingRecord,
+    SupportVerifier,
+    lexical_support,
+    page_supports,
+    swapped_subject,
+    third_person_declarant,
+    unsupported_terms,
+)
 from .models import Citation, Exhibit, Section
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -66,7 +94,7 @@ _CITATION_RE = re.compile(
     r"[\[(]?\s*\b(?:Ex(?:h(?:ibit)?)?|Exh)\.?\s*([A-Z]{1,2})\b\s*[,;:]?\s*"
     r"(?:p(?:p|g|age|ages)?\.?)\s*(\d{1,4})(?:\s*[-\u2013]\s*(\d{1,4}))?\s*[\])]?"
 )
-_CANONICAL_RE = re.compile(r"\[Ex\. ([A-Z]{1,2}), p\. (\d{1,4})\]")
+_CANONICAL_RE = CITATION_RE
 MAX_RANGE_PAGES = 5
 
 
@@ -81,6 +109,8 @@ def normalize_citations(text: str) -> str:
         return " " + " ".join(Citation(exhibit=letter, page=p).label() for p in range(first, last + 1)) + " "
 
     out = _CITATION_RE.sub(repl, text)
+    # A grouped label "[Ex. A, p. 2; Ex. F, p. 1]" leaves "; " between the canonical labels it becomes.
+    out = re.sub(r"(\[Ex\. [A-Z]{1,2}, p\. \d{1,4}\])\s*;\s*(?=\[Ex\. )", r"\1 ", out)
     out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)
     return re.sub(r"[ \t]{2,}", " ", out).strip()
 
@@ -88,10 +118,6 @@ def normalize_citations(text: str) -> str:
 def parse_citations(text: str) -> list[Citation]:
     """Canonical citations in `text`, in order of appearance (call `normalize_citations` first)."""
     return [Citation(exhibit=m.group(1), page=int(m.group(2))) for m in _CANONICAL_RE.finditer(text)]
-
-
-def strip_citations(text: str) -> str:
-    return re.sub(r"\s{2,}", " ", _CANONICAL_RE.sub("", text)).strip()
 
 
 def existing_citations(exhibits: Iterable[Exhibit]) -> set[Citation]:
@@ -146,20 +172,8 @@ def batches(items: Sequence[ScoredChunk], size: int) -> list[list[ScoredChunk]]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Sentences
-#
-# A regex splitter, not an NLP library: the only offline sentence models need downloaded data, and the text here is
-# short model output whose only hard cases are abbreviations and our own citations (protected before splitting).
+# Sentences (splitting, folding and number normalisation live in the shared `declaration_assets.text` module)
 
-ABBREVIATIONS = {  # a period after these (or a single letter) does not end a sentence
-    "mr", "mrs", "ms", "dr", "st", "ave", "apt", "no", "jr", "sr", "inc", "co", "vs", "u.s", "ex", "p", "pp",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "blvd", "rd", "dept",
-}
-_SPLIT_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+")
-# "I" followed by a hyphen or digit is a form number (I-94, I-914), not the pronoun.
-_FIRST_PERSON_RE = re.compile(
-    r"\b(I|me|my|mine|myself|we|us|our|ours|ourselves)\b(?![-\u2010-\u2013]?\d)|\bI'(?:m|ve|d|ll)\b", re.I
-)
 _THIRD_PERSON_DECLARANT_RE = re.compile(
     r"\bthe (declarant|self-petitioner|petitioner|applicant|victim|survivor|affiant)\b|\bclients?\b", re.I
 )
@@ -179,13 +193,6 @@ _MARKDOWN_RE = re.compile(r"^\s*([-*\u2022]\s+|\d{1,2}[.)]\s+|>\s*)")
 _LABEL_RE = re.compile(r"^\s*(sentences?|answer|statement|rewrite|output)\s*:\s*", re.I)
 _THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
-_STOPWORDS = set(
-    """a an the and or but if then so to of in on at by for from with without into onto over under about after
-    before during since until while as is are was were be been being am do does did have has had having i me my
-    mine myself we us our you your he him his she her it its they them their this that these those there here
-    what which who whom when where why how not no yes very also just than too can could would should will shall
-    may might must one all any some more most other such only own same each both few many much again once""".split()
-)
 _CAPITALIZED_OK = {
     "I", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
@@ -205,49 +212,6 @@ def clean_answer(text: str) -> str:
             # A line break ends a sentence even when the model forgot the full stop.
             lines.append(line if re.search(r"[.!?\]\)\"'\u201d]$", line) else line + ".")
     return " ".join(" ".join(lines).split())
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text`; citations stay with the sentence they close."""
-    protected: list[str] = []
-
-    def protect(m: re.Match[str]) -> str:
-        protected.append(m.group(0))
-        return f"\x00{len(protected) - 1}\x00"
-
-    body = _CANONICAL_RE.sub(protect, text)
-    pieces = _SPLIT_RE.split(body)
-    merged: list[str] = []
-    for piece in pieces:
-        piece = piece.strip()
-        if not piece:
-            continue
-        if merged:
-            last_word = merged[-1].rstrip(".!?\"'").rsplit(" ", 1)[-1].lower().rstrip(".")
-            if last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
-                merged[-1] = f"{merged[-1]} {piece}"
-                continue
-        merged.append(piece)
-    # A citation written after the full stop ("... 2018. [Ex. A, p. 1] Then ...") belongs to the sentence before.
-    out: list[str] = []
-    for s in merged:
-        lead = re.match(r"^((?:\x00\d+\x00\s*)+)(.*)$", s)
-        if lead and out:
-            out[-1] = f"{out[-1]} {lead.group(1).strip()}"
-            s = lead.group(2).strip()
-        if s:
-            out.append(s)
-    return [re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], s) for s in out]
-
-
-def content_words(text: str) -> set[str]:
-    words = re.findall(r"[A-Za-z\u00C0-\u024F]+|\d+", strip_citations(text).lower())
-    return {w for w in words if (w.isdigit() or len(w) > 2) and w not in _STOPWORDS}
-
-
-def has_first_person(sentence: str) -> bool:
-    # "US" is the country, not the pronoun.
-    return any(m.group(0) != "US" for m in _FIRST_PERSON_RE.finditer(strip_citations(sentence)))
 
 
 # Name particles that say nothing about who is meant ("Dela Cruz", "de la Torre").
@@ -360,21 +324,10 @@ def is_chatter(sentence: str) -> bool:
     return bool(_CHATTER_RE.match(s)) or "passage" in s.lower() or "[label" in s.lower()
 
 
-def unsupported_tokens(sentence: str, evidence_text: str) -> list[str]:
-    """Numbers and capitalised names in `sentence` that appear nowhere in the evidence (likely invented)."""
-    body = strip_citations(sentence)
-    evidence_lower = evidence_text.lower()
-    evidence_digits = set(re.findall(r"\d+", evidence_text))
-    missing = [n for n in re.findall(r"\d+", body) if n not in evidence_digits]
-    words = re.findall(r"\b[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'-]*", body)
-    first = re.match(r"\W*([\w\u00C0-\u024F'-]+)", body)
-    first_word = first.group(1) if first else ""
-    for w in words:
-        if w in _CAPITALIZED_OK or (w == first_word and w.lower() in _STOPWORDS) or w == first_word and len(w) < 3:
-            continue
-        if w.lower() not in evidence_lower and w != first_word:
-            missing.append(w)
-    return missing
+def unsupported_tokens(sentence: str, evidence_text: str, record: GroundingRecord | None = None) -> list[str]:
+    """Numbers and capitalised names in `sentence` that appear nowhere in the evidence or the record (likely
+    invented); see `grounding.unsupported_terms`."""
+    return unsupported_terms(sentence, evidence_text, record)
 
 
 def best_source(
@@ -425,7 +378,7 @@ def finish_sentence(body: str, citations: Sequence[Citation]) -> str:
 
 @dataclass
 class ComposedParagraph:
-    """One model answer after post-processing."""
+    """One model answer after post-processing: its paragraphs, and what was removed or flagged, with reasons."""
 
     text: str
     sentences: int
@@ -433,6 +386,13 @@ class ComposedParagraph:
     citations_removed: list[str] = field(default_factory=list)
     attributed: int = 0  # sentences whose citation was attached from their source passage
     dropped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    paragraphs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # review notes for the attorney: drops, flags, removed citations
+    unverified: int = 0
+
+
+def _note(kind: str, reason: str, sentence: str) -> str:
+    return f"{kind} ({reason}): {' '.join(sentence.split())[:400]}"
 
 
 def compose_paragraph(
@@ -443,62 +403,138 @@ def compose_paragraph(
     min_words: int = 4,
     declarant_names: frozenset[str] = frozenset(),
     third_party_docs: frozenset[str] = frozenset(),
+    record: GroundingRecord | None = None,
+    element_evidence: Sequence[ScoredChunk] | None = None,
+    kept_elsewhere: set[frozenset[str]] | None = None,
+    truncated: bool = False,
+    verifier: SupportVerifier | None = None,
+    voice_per_paragraph: bool = True,
+    paraphrase_flags: bool = False,
 ) -> ComposedParagraph:
-    """Make one paragraph out of a model answer written from `evidence`.
+    """Make paragraphs out of a model answer written from `evidence` (see `grounding` for the mechanism).
 
-    `valid` holds the citations that exist in the case; only those of `evidence` (what the model was shown)
-    are kept. Every kept sentence is in the first person, shares most of its content words with one of the
-    passages, and carries at least one citation (its source passage's when the model gave no valid one). With
-    `declarant_names` (see `declarant_name_words`) and `third_party_docs` (see `third_party_documents`), a
-    sentence that names the declarant, or repeats the "I" of a passage written about her by someone else, is
-    dropped as `third_party_voice`.
+    Voice is judged per paragraph (a first-person narrative has sentences without "I"), and a third party's voice
+    is refused: a sentence that speaks of the declarant in the third person, names her, repeats the "I" of a
+    passage written about her by someone else, turns another person's act into hers ("he was kind" -> "I was
+    kind"), or is a staff or attorney note. Names and numbers must be in the record (`record`: case.yaml, plus
+    every passage of `element_evidence`, default `evidence`). A kept sentence cites pages that exist and bear it
+    out; when the passages it relies on are in another language, it is kept with an `unverified` note. A sentence
+    kept before (here, or under another element: `kept_elsewhere`) is not repeated. With `truncated` (the answer
+    stopped at its token limit), the last sentence is dropped: a cut-off sentence never ships.
+    `voice_per_paragraph=False` demands I/me/my in every sentence (the `small` profile's stricter rule).
+    `paraphrase_flags`: a sentence citing a real page in its own language that shares some of its words, but not
+    enough to count as support, is kept with an `unverified` note instead of dropped (the `capable` profile:
+    a strong model paraphrases; a small one invents, so its unsupported sentences go).
     """
     allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
-    evidence_text = "\n".join(sc.chunk.text for sc in evidence)
-    kept: list[str] = []
+    shown = list(element_evidence) if element_evidence is not None else list(evidence)
+    evidence_text = "\n".join(sc.chunk.text for sc in shown)
+    pages = dict(record.page_texts) if record else {}
+    for sc in shown:
+        pages.setdefault(Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page), sc.chunk.text)
     seen: set[frozenset[str]] = set()
+    elsewhere = kept_elsewhere if kept_elsewhere is not None else set()
     result = ComposedParagraph(text="", sentences=0, citations=[])
-    for raw in split_sentences(normalize_citations(clean_answer(answer))):
-        cites = parse_citations(raw)
-        body = strip_citations(raw)
-        if len(body.split()) < min_words:
-            result.dropped["too_short"] += 1
-            continue
-        if is_chatter(body):
-            result.dropped["chatter"] += 1
-            continue
-        if _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
-            result.dropped["not_first_person"] += 1
-            continue
-        if names_declarant(body, declarant_names):
-            result.dropped["third_party_voice"] += 1
-            continue
-        if unsupported_tokens(body, evidence_text):
-            result.dropped["unsupported_name_or_number"] += 1
-            continue
-        key = frozenset(content_words(body))
-        if key in seen:
-            result.dropped["duplicate"] += 1
-            continue
-        # Every sentence must be grounded in a passage the model was shown, whatever it cited.
-        source = best_source(body, evidence)
-        if source is None:
-            result.dropped["unsupported"] += 1
-            continue
-        if borrowed_voice(body, source.chunk.text, declarant_names,
-                          third_party=source.chunk.document in third_party_docs):
-            result.dropped["third_party_voice"] += 1
-            continue
-        good = [c for c in cites if c in allowed]
-        result.citations_removed += [c.label() for c in cites if c not in allowed]
-        if not good:
-            good = [Citation(exhibit=source.chunk.exhibit, page=source.chunk.page)]
-            result.attributed += 1
-        seen.add(key)
-        kept.append(finish_sentence(body, good))
-        result.citations += [c for c in good if c not in result.citations]
-    result.text = " ".join(kept)
-    result.sentences = len(kept)
+
+    def drop(reason: str, sentence: str) -> None:
+        result.dropped[reason] += 1
+        result.notes.append(_note("dropped", reason, sentence))
+
+    raw_paragraphs = [clean_answer(p) for p in re.split(r"\n\s*\n", answer)]
+    split = [split_sentences(normalize_citations(p)) for p in raw_paragraphs if p]
+    if truncated and split and split[-1]:
+        drop("truncated", split[-1].pop())
+    for sentences in split:
+        voiced = voice_per_paragraph and any(
+            has_first_person(strip_citations(x)) and not is_chatter(strip_citations(x)) for x in sentences)
+        kept: list[str] = []
+        for raw in sentences:
+            cites = parse_citations(raw)
+            body = strip_citations(raw)
+            if len(body.split()) < min_words:
+                drop("too_short", raw)
+                continue
+            if is_chatter(body):
+                drop("chatter", raw)
+                continue
+            if is_staff_note(body):
+                drop("staff_note", raw)
+                continue
+            if third_person_declarant(body, _THIRD_PERSON_DECLARANT_RE) or not (voiced or has_first_person(body)):
+                drop("not_first_person", raw)
+                continue
+            if names_declarant(body, declarant_names):
+                drop("third_party_voice", raw)
+                continue
+            # Names and numbers: the record, every passage shown for the element, and the real pages it cites.
+            cited_pages_text = "\n".join(pages[c] for c in cites if c in valid and c in pages)
+            if unsupported_terms(body, evidence_text + "\n" + cited_pages_text, record):
+                drop("unsupported_name_or_number", raw)
+                continue
+            key = frozenset(content_words(body))
+            if key in seen:
+                drop("duplicate", raw)
+                continue
+            if key in elsewhere:
+                drop("repeated_in_other_element", raw)
+                continue
+            real = [c for c in cites if c in valid]
+            cited_texts = [pages[c] for c in real if c in pages]
+            mine = [sc.chunk.text for sc in shown if sc.chunk.document not in third_party_docs]
+            if swapped_subject(body, mine, record.other_subjects if record else frozenset()):
+                drop("swapped_subject", raw)
+                continue
+            # Meaning: a shown passage, else a cited page of the case, bears the sentence out word for word;
+            # else, when those passages are in another language, it is kept and flagged (see grounding).
+            source = best_source(body, evidence)
+            cited_source = next((c for c in real if lexical_support(body, pages.get(c, ""))), None)
+            flag = None
+            if source is None and cited_source is None:
+                candidates = cited_texts or [sc.chunk.text for sc in evidence]
+                foreign = [t for t in candidates if page_supports(body, t) is None]
+                near = [t for t in cited_texts if page_supports(body, t)] if paraphrase_flags else []
+                unsure = foreign or near
+                verdict = verifier.supports(body, unsure) if (verifier is not None and unsure) else None
+                if verdict is False or not unsure or not real:
+                    drop("unsupported", raw)
+                    continue
+                if verdict is None:
+                    flag = ("passages in another language; support not verified" if foreign else
+                            "a paraphrase of its cited page; support not verified word for word")
+            voice_sources = ([source.chunk] if source is not None else []) + [
+                sc.chunk for sc in shown if Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) in real]
+            if any(borrowed_voice(body, ch.text, declarant_names, third_party=ch.document in third_party_docs)
+                   for ch in voice_sources):
+                drop("third_party_voice", raw)
+                continue
+            good = []
+            for c in cites:
+                supported = page_supports(body, pages[c]) if c in pages else None
+                if c in valid and (c in allowed or c in pages) and supported is not False:
+                    good.append(c)
+                else:
+                    result.citations_removed.append(c.label())
+                    why = "no such page" if c not in valid else "its page does not bear the sentence out"
+                    result.notes.append(_note("citation removed", f"{c.label()}: {why}", raw))
+            if not good:
+                anchor = source.chunk if source is not None else None
+                if anchor is None:
+                    drop("unsupported", raw)
+                    continue
+                good = [Citation(exhibit=anchor.exhibit, page=anchor.page)]
+                result.attributed += 1
+            seen.add(key)
+            elsewhere.add(key)
+            sentence = finish_sentence(body, good)
+            if flag:
+                result.unverified += 1
+                result.notes.append(_note("unverified", flag, sentence))
+            kept.append(sentence)
+            result.citations += [c for c in good if c not in result.citations]
+        if kept:
+            result.paragraphs.append(" ".join(kept))
+    result.text = " ".join(result.paragraphs)
+    result.sentences = sum(len(split_sentences(p)) for p in result.paragraphs)
     return result
 
 

@@ -39,6 +39,12 @@ class Section(BaseModel):
     sentences_dropped: dict[str, int] = Field(default_factory=dict, description="reason -> sentences removed")
     citations_removed: list[str] = Field(default_factory=list, description="model citations outside its evidence")
     citations_attributed: int = Field(default=0, description="sentences given their source passage's citation")
+    review_notes: list[str] = Field(
+        default_factory=list,
+        description="for the attorney, not the filing: sentences dropped (with the reason), kept but unverified, "
+                    "citations removed")
+    coverage: dict[str, list[int]] = Field(
+        default_factory=dict, description="document -> pages whose passages reached the drafter for this element")
 
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)

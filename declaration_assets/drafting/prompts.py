@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a prompt, a template or the post-processing changes: it is the asset code version and is recorded in
 # every draft's provenance.
-DRAFT_PROMPT_VERSION = "draft-v4"
+DRAFT_PROMPT_VERSION = "draft-v5"
 
 # Written for a very small model (SmolLM2-135M): short, concrete, evidence first, no legal wording it could parrot.
 # The element's legal test stays out of the prompt on purpose: small models copy it back as if it were a fact.
@@ -31,6 +31,32 @@ DRAFTER_USER = (
     "label of its note.\n"
     "Sentences:"
 )
+
+# The `capable` profile: one call per element with all of its ranked evidence and the case's structured facts.
+# Slots: {element_title}, {must_show}, {case_facts}, {words}, {paragraphs}; {evidence} is filled by the router.
+DRAFTER_CAPABLE_SYSTEM = (
+    "You draft one section of a sworn declaration for an immigration filing, in the declarant's own voice: the "
+    "first person (I, me, my), plain and concrete words, a chronological narrative. Use only facts stated in "
+    "the case facts and the evidence passages; never add a name, date, place or number they do not hold. "
+    "Passages may be in another language: translate what the declarant said faithfully into English. "
+    "What other people did stays theirs (\"he hit me\", never \"I hit him\"); what a letter, report or staff "
+    "note says about the declarant is not her own statement unless it quotes her; never copy a staff or "
+    "attorney note. After every sentence, cite the passage it comes from with its label exactly as written, "
+    "for example [Ex. B, p. 2]; a sentence drawing on two passages cites both. Answer with the section's "
+    "paragraphs only: no heading, no notes, no comments."
+)
+DRAFTER_CAPABLE_USER = (
+    "Section: {element_title}.\n"
+    "What this section must show: {must_show}\n\n"
+    "Case facts (from the case file):\n{case_facts}\n\n"
+    "Evidence passages, best first. Each starts with its label:\n\n{evidence}\n\n"
+    "Write this section as about {words} words in {paragraphs} paragraphs, separated by a blank line, in "
+    "chronological order, every sentence ending with the label of its passage."
+)
+DRAFTER_CAPABLE_SEPARATOR = "\n\n"
+# A continuation request repeats the answer so far after this line (the answer stopped at its token limit).
+CONTINUE_MARKER = "Your answer so far (continue it exactly where it stops):"
+CONTINUE_USER = "\n\n" + CONTINUE_MARKER + "\n{so_far}"
 
 # Deterministic templates (no model): introduction and closing attestation.
 ROLE_NOUN = {"vawa": "self-petitioner", "t_visa": "applicant"}

@@ -16,6 +16,8 @@ from docx.shared import Pt, RGBColor
 
 from ..drafting.models import Draft
 from .layout import (
+    REVIEW_NOTES_TITLE,
+    review_notes,
     ATTESTATION,
     TRANSLATION_TITLE,
     REVIEW_NOTES_TITLE,
@@ -97,6 +99,14 @@ def render_docx(
     doc.add_heading("Exhibit List", level=2)
     for e in draft.exhibits:
         doc.add_paragraph(exhibit_line(e), style="List Bullet")
+    notes = review_notes(draft)
+    if notes:
+        doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        doc.add_heading(REVIEW_NOTES_TITLE, level=2)
+        for title, items in notes:
+            doc.add_paragraph().add_run(title).bold = True
+            for n in items:
+                doc.add_paragraph(n, style="List Bullet")
 
     p = doc.add_paragraph()
     run = p.add_run(PROVENANCE_PREFIX + provenance.one_line())

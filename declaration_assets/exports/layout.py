@@ -100,3 +100,12 @@ def translation_certificate(draft: Draft) -> tuple[str, list[str]]:
     lang = language_name(draft.language)
     text = TRANSLATION_TEXT.format(blank=BLANK, language=lang, declarant=draft.declarant_name)
     return text, [line.format(blank=BLANK, short=SHORT_BLANK) for line in TRANSLATOR_LINES]
+
+
+REVIEW_NOTES_TITLE = "Review Notes (for the attorney; not part of the declaration)"
+
+
+def review_notes(draft: Draft) -> list[tuple[str, list[str]]]:
+    """(section title, notes) for every section with drafting notes: sentences dropped with their reasons, kept
+    but unverified, citations removed. Empty when drafting left nothing to review."""
+    return [(s.title, list(s.review_notes)) for s in draft.sections if getattr(s, "review_notes", None)]

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from ..drafting.models import Draft
 from .layout import (
     ATTESTATION,
+    REVIEW_NOTES_TITLE,
     TRANSLATION_TITLE,
     REVIEW_NOTES_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
+    review_notes,
     signature_lines,
     translation_certificate,
 )
@@ -62,5 +64,10 @@ def render_markdown(
         text, blanks = translation_certificate(draft)
         lines += [f"## {TRANSLATION_TITLE}", "", text, ""] + [b + "  " for b in blanks] + [""]
     lines += ["## Exhibit List", ""] + [f"- {exhibit_line(e)}" for e in draft.exhibits] + [""]
+    notes = review_notes(draft)
+    if notes:
+        lines += ["---", "", f"## {REVIEW_NOTES_TITLE}", ""]
+        for title, items in notes:
+            lines += [f"**{title}**", ""] + [f"- {n}" for n in items] + [""]
     lines += ["---", "", f"<small>Provenance: {provenance.one_line()}</small>", ""]
     return "\n".join(lines)

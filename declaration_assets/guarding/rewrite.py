@@ -81,7 +81,8 @@ def rewrite_targets(
     global_lines = [f.message for f in report.findings if f.rule in GLOBAL_RULES_FOR_ALL_SECTIONS]
     targets = []
     for i, s in enumerate(draft.sections):
-        if s.kind != "element":
+        if s.kind != "element" or s.gap is not None:
+            # A drafting-gap marker has no text to fix: the attorney must gather facts, a rewrite cannot.
             continue
         key = section_key(s)
         guard_lines = [f.message for f in report.for_section(key)]

@@ -10,37 +10,13 @@ redaction libraries need spaCy models that this project cannot download at run t
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
 from ..cases.models import CaseRecord
 from ..extraction.models import ExtractedCase
-
-# --- text normalisation -----------------------------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Case-folded, accent-free, whitespace-collapsed text ("Benítez" == "benitez")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", stripped.casefold().replace("’", "'")).strip()
-
-
-WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
-
-
-def words(text: str) -> list[str]:
-    return [fold(m.group(0)) for m in WORD_RE.finditer(text)]
-
-
-def contains_phrase(haystack_folded: str, phrase: str) -> bool:
-    """Whether `phrase` occurs in the folded haystack at word boundaries."""
-    p = fold(phrase)
-    if not p:
-        return False
-    return re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", haystack_folded) is not None
-
+# Folding and words come from the shared text module (drafting uses the same helpers); re-exported here.
+from ..text import WORD_RE, contains_phrase, fold, words  # noqa: F401
 
 # --- dates ------------------------------------------------------------------------------------------------------
 

@@ -447,6 +447,7 @@ class RouterEngine:
                 evidence_used=fit.evidence_used, evidence_dropped=fit.evidence_dropped, cached=False,
                 cost_usd=cost, prompt_tokens=rec.get("prompt_tokens") or 0,
                 completion_tokens=rec.get("completion_tokens") or 0, latency_s=result.latency_s,
+                finish_reason=result.finish_reason,
             )
             if self.cache is not None and key is not None:
                 self.cache.put(key, CachedAnswer(

@@ -66,6 +66,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    finish_reason: str | None = None  # "length": the answer stopped at max_tokens (None: the server did not say)
 
 
 class LLMFailure(RuntimeError):

@@ -5,7 +5,7 @@ from declaration_assets.drafting.pipeline import DraftSettings, build_draft, dra
 from declaration_assets.llm.models import CallContext, Completion, FakeLLM, LLMFailure
 from declaration_assets.requirements import load_requirements
 
-from .helpers import DOCS, keyword_search, record
+from .helpers import DOCS, extracted, keyword_search, record
 
 CTX = CallContext(case_id="vawa-0001", asset="draft", model_config="default")
 
@@ -28,9 +28,12 @@ def first_person_from_evidence(role, prompt):
 
 
 def run(client, settings=DraftSettings(evidence_per_element=3, evidence_per_call=2), logs=None):
+    from declaration_assets.drafting.assets import page_texts
+
     return build_draft(
         record=record(), requirements=load_requirements("vawa"), documents=DOCS, search=keyword_search(),
         client=client, ctx=CTX, settings=settings, log=(logs.append if logs is not None else (lambda m: None)),
+        page_texts=page_texts(extracted()),
     )
 
 
@@ -141,3 +144,87 @@ def test_drafter_prompt_carries_element_and_ranked_evidence():
     assert spec.max_tokens == 111 and not spec.json_mode
     assert [e.split("]")[0] + "]" for e in spec.evidence] == [sc.chunk.citation() for sc in evidence]
     assert "use I, me, my" in spec.system
+
+
+FULL = ("I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]. Ricardo pushed me against the wall on "
+        "April 23, 2023 and I called the police [Ex. A, p. 2].")
+
+
+class CuttingClient:
+    """A capable drafter whose answer on the abuse element stops at its token limit (finish_reason "length");
+    with `finishes`, a continuation request gets the rest."""
+
+    def __init__(self, finishes: bool):
+        self.finishes = finishes
+        self.prompts = []
+
+    def complete(self, role, prompt, ctx):
+        self.prompts.append(prompt)
+        text, finish = "I have nothing to add from these notes.", "stop"
+        if "Battery or Extreme Cruelty" in prompt.user:
+            if prompts.CONTINUE_MARKER in prompt.user and self.finishes:
+                so_far = prompt.user.split(prompts.CONTINUE_MARKER + "\n", 1)[1]
+                text = FULL[len(so_far):]
+            elif prompts.CONTINUE_MARKER in prompt.user:
+                text, finish = " and I", "length"
+            else:
+                text, finish = FULL[:100], "length"
+        return Completion(text=text, role=role, model_config=ctx.model_config, deployment="fake",
+                          evidence_used=len(prompt.evidence), evidence_dropped=0, finish_reason=finish)
+
+    def judge_roles(self, model_config):
+        return []
+
+    def role_description(self, model_config, role):
+        return {}
+
+
+def capable(**overrides):
+    from declaration_assets.drafting.profiles import get_profile
+
+    return DraftSettings.from_profile(get_profile("capable"), **overrides)
+
+
+def test_capable_profile_drafts_each_element_in_one_call_with_case_facts_and_continues_a_cut_answer():
+    client = CuttingClient(finishes=True)
+    outcome = run(client, settings=capable())
+    abuse = outcome.draft.section_for("abuse")
+    assert abuse.text() == FULL and outcome.elements["abuse"].continuations == 1
+    first = [p for p in client.prompts if "Battery or Extreme Cruelty" in p.user][0]
+    assert "Ricardo Benitez" in first.user and "Case facts" in first.user  # case.yaml's parties
+    assert len(first.evidence) == len({sc for sc in first.evidence})  # all ranked evidence in one call
+    # One call per element, plus the continuation.
+    assert len(client.prompts) == len(load_requirements("vawa").elements) + 1
+    assert outcome.profile == "capable"
+
+
+def test_a_sentence_still_cut_after_the_continuations_never_ships():
+    outcome = run(CuttingClient(finishes=False), settings=capable(max_tokens=200))
+    abuse = outcome.draft.section_for("abuse")
+    assert abuse.text() == "I met Ricardo in February 2018 at church in Houston [Ex. A, p. 1]."
+    assert abuse.sentences_dropped == {"truncated": 1}
+    assert any(n.startswith("dropped (truncated): Ricardo pushed me") for n in abuse.review_notes)
+
+
+def test_the_routing_file_names_a_known_drafting_profile(tmp_path):
+    import pytest
+
+    from declaration_assets.drafting.assets import DraftConfig, configured_profile, draft_settings
+    from declaration_assets.llm.resources import LLMRouter
+    from declaration_assets.llm.routing import RoutingFileError, load_routes
+
+    text = (Path_routes := tmp_path / "routes.yaml")
+    base = ("default: big\ndeployments:\n  d: {model: openai/x, api_base: 'http://127.0.0.1:9/v1', "
+            "context_window: 100000, privacy: local}\nmodel_configs:\n  big:\n    drafting_profile: {p}\n"
+            "    drafter: [d]\n    judges: [[d], [d], [d]]\n    guard: [d]\n")
+    text.write_text(base.replace("{p}", "huge"))
+    with pytest.raises(RoutingFileError, match="unknown drafting profile 'huge'"):
+        load_routes(Path_routes)
+    text.write_text(base.replace("{p}", "capable"))
+    router = LLMRouter(routes_file=str(Path_routes), use_cache=False)
+    assert configured_profile(router, "big") == "capable"
+    assert configured_profile(LLMRouter(use_cache=False), "default") == "small"  # the packaged embedded route
+    # The run config still overrides: a profile, or one setting of it.
+    assert draft_settings(DraftConfig(), "capable").evidence_per_call == capable().evidence_per_call
+    assert draft_settings(DraftConfig(profile="small"), "capable").max_tokens == 160
+    assert draft_settings(DraftConfig(max_tokens=999), "capable").max_tokens == 999

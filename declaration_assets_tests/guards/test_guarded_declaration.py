@@ -165,7 +165,9 @@ def test_serious_failure_marks_not_ready_but_the_run_succeeds(env):
     value: GuardedDeclaration = result.output_for_node("guarded_declaration")
     assert value.status == "NOT READY"
     assert any(r.startswith("placeholder") for r in value.reasons)
-    assert any(r.startswith("too_short") for r in value.reasons)
+    # Length outside the band is a warning, not a reason for NOT READY.
+    assert not any(r.startswith("too_short") for r in value.reasons)
+    assert any(f.rule == "too_short" and f.severity == "warning" for f in value.report.findings)
     assert {r.outcome for r in value.rewrites} == {"failed"}
     assert {"outcome": "deadline_total"} in value.records
     check = checks_of(result)["guarded_declaration:guards"]
@@ -192,10 +194,10 @@ def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
     _, extracted, d = env
     record = load_case_record(CASES / CASE / "case.yaml")
     report = guard_draft(d, record, extracted)
-    assert [f.rule for f in report.serious] == ["too_short"]
+    assert report.serious == [] and [f.rule for f in report.warnings] == ["too_short"]
     # Judges flag "abuse"; the rewrite is clean but much shorter: equal counts, a larger length gap.
     scores = judge_scores_for({"abuse": 2.0})
-    fake = FakeLLM(default="He hit me [Ex. E, p. 1].")
+    fake = FakeLLM(default="He hit me hard [Ex. E, p. 1].")  # four words: a citation is no word
     result = rewrite_flagged(
         d, report, scores, extracted, client=fake, guard=lambda x: guard_draft(x, record, extracted),
         ctx=CallContext(case_id=CASE, asset="guarded_declaration", model_config="default"),
@@ -206,6 +208,33 @@ def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
     rw = next(r for r in result.rewrites if r.section_key == "abuse")
     assert rw.after[:2] == rw.before[:2] and rw.after[2] > rw.before[2]
     assert result.declaration.section_for("abuse").paragraphs == d.section_for("abuse").paragraphs
+
+
+def test_a_gap_marker_is_not_sent_for_a_rewrite(env):
+    from declaration_assets.cases.models import load_case_record
+    from declaration_assets.drafting import prompts as drafting_prompts
+    from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
+    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.llm.models import CallContext
+
+    _, extracted, d = env
+    record = load_case_record(CASES / CASE / "case.yaml")
+    gap = d.section_for("abuse")
+    gap.paragraphs = [drafting_prompts.GAP_NO_EVIDENCE.format(element_title=gap.title)]
+    gap.gap = "no evidence retrieved"
+    report = guard_draft(d, record, extracted)
+    assert any(f.rule == "drafting_gap" and f.section_key == "abuse" for f in report.serious)
+    fake = FakeLLM(default="I was hit [Ex. A, p. 1].")
+    result = rewrite_flagged(
+        d, report, judge_scores_for({"abuse": 1.0}), extracted, client=fake,
+        guard=lambda x: guard_draft(x, record, extracted),
+        ctx=CallContext(case_id=CASE, asset="guarded_declaration", model_config="default"),
+        must_show={}, settings=RewriteSettings(max_rewrites=8),
+    )
+    # The marker stays for the attorney; no call is spent on it.
+    assert "abuse" not in {r.section_key for r in result.rewrites}
+    assert not any(gap.title in prompt.user for _, prompt, _ in fake.history)
+    assert result.declaration.section_for("abuse").paragraphs == gap.paragraphs
 
 
 def test_a_rewrite_is_held_to_the_drafting_voice_checks():

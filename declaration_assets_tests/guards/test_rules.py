@@ -146,9 +146,9 @@ def test_length_bounds():
     d = Draft(case_id="vawa-0001", model_config_name="default", case_type="vawa", declarant_name="X", language="en",
               sections=[Section(kind="element", element_id="abuse", title="T", paragraphs=["word " * 50])],
               exhibits=[], prompt_version="t")
-    assert [f.rule for f in check_length(d, (100, 200))] == ["too_short"]
+    assert [(f.rule, f.severity) for f in check_length(d, (100, 200))] == [("too_short", "warning")]
     assert check_length(d, (10, 200)) == []
-    assert [f.rule for f in check_length(d, (10, 20))] == ["too_long"]
+    assert [(f.rule, f.severity) for f in check_length(d, (10, 20))] == [("too_long", "warning")]
 
 
 def test_date_parser_spans_and_formats():
