@@ -25,10 +25,10 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, inbox: Path, api_ba
             references: Path | None = None) -> None:
     """Point inbox, outputs, caches and the call log at `tmp_path`, and the embedded route at `api_base`."""
     for name, value in {"INBOX_DIR": inbox, "OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl",
-                        # drops reuse sample case ids: no sample root for them to clash with
-                        "CASES_DIR": tmp_path / "no-samples"}.items():
+                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
         monkeypatch.setattr(settings, name, value)
+    if settings.CASES_DIR == settings.DATA_DIR / "cases":  # not chosen by the test: drops reuse sample case ids,
+        monkeypatch.setattr(settings, "CASES_DIR", tmp_path / "no-samples")  # so no sample root to clash with
     if references is not None:
         monkeypatch.setattr(settings, "REFERENCES_DIR", references)
     monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", api_base)
