@@ -260,3 +260,16 @@ def test_title_is_the_first_heading_or_the_file_name_never_a_cut() -> None:
     assert r.title == "Notas de la entrevista"
     assert title_from_file_name("06-police_incident-report.pdf") == "Police incident report"
     assert exhibit_title("", "07-protective-order.pdf", []) == "Protective order"
+
+
+def test_text_layer_set_sideways_records_its_rotation() -> None:
+    # A landscape table printed sideways: the text layer is there, its lines run bottom to top.
+    doc = pymupdf.open()
+    page = doc.new_page(width=PAGE.width, height=PAGE.height)
+    paragraphs = [_para(f"P{i}", 25) for i in range(3)]
+    page.insert_htmlbox(pymupdf.Rect(60, 60, PAGE.width - 60, PAGE.height - 60),
+                        "".join(f"<p>{t}</p>" for t in paragraphs), css="p {margin-bottom: 10pt;}", rotate=90)
+    p = extract_document("sideways.pdf", to_bytes(doc), NO_OCR).pages[0]
+    assert p.method == "text" and p.rotation in (90, 270)
+    order = _positions(p.text, ["P0", "P1", "P2"])
+    assert order == sorted(order), p.text
