@@ -280,7 +280,7 @@ def ocr_page(page: pymupdf.Page, ocr: OcrSettings) -> OcrPage:
     return OcrPage(read.text, read.confidence, rotation)
 
 
-def page_quality(text: str, confidence: float | None) -> tuple[str, str | None]:
+def page_quality(confidence: float | None) -> tuple[str, str | None]:
     """('ok', None) or ('low', why) for an OCR'd page."""
     if confidence is not None and confidence < MIN_OCR_CONFIDENCE:
         return "low", f"OCR confidence {confidence:.0f} < {MIN_OCR_CONFIDENCE:.0f}"
@@ -445,7 +445,7 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
                 )
                 continue
             language = detect_language(text)
-            quality, why = page_quality(text, confidence) if method == "ocr" else ("ok", None)
+            quality, why = page_quality(confidence) if method == "ocr" else ("ok", None)
             result.pages.append(
                 PageText(
                     document=name, page=number, method=method, language=language, text=text, rotation=rotation,
