@@ -191,6 +191,15 @@ def test_reading_order_keeps_a_form_and_single_column_top_to_bottom() -> None:
     assert reading_order(single, 612) == [1, 2, 0]
 
 
+def test_centered_lines_above_and_below_the_columns_do_not_hide_them() -> None:
+    # Block boxes of page 1 of py-pdf/sample-files 026-latex-multicolumn: title, centered author and date, an
+    # abstract at the top of the left column, the right column starting level with it, a centered page number.
+    boxes = [(156, 155, 455, 170), (277, 187, 335, 198), (265, 211, 346, 221), (72, 246, 134, 259),
+             (72, 271, 301, 292), (72, 295, 301, 507), (72, 510, 301, 639), (72, 642, 301, 675),
+             (311, 249, 539, 389), (311, 398, 539, 514), (311, 522, 539, 675), (303, 696, 308, 705)]
+    assert reading_order(boxes, 595) == list(range(12))
+
+
 def test_scanned_two_column_page_reads_column_by_column(ocr: OcrSettings) -> None:
     left = [
         "Primera columna. La clienta dice que su esposo la insultaba todos los dias en la casa.",
