@@ -244,12 +244,12 @@ def test_ocr_page_in_a_language_without_ocr_data_is_flagged(ocr: OcrSettings) ->
 
 def test_line_end_hyphens_join_words_but_not_identifiers_or_names() -> None:
     blocks = [
-        (0, 0, 1, 1, "Maece-\nnas tempor and a well-\nknown fact\n", 0, 0),
+        (0, 0, 1, 1, "Maece-\nnas tempor and a well-\nknown fact; Maecenas again\n", 0, 0),
         (0, 0, 1, 1, "A-number A-219-\n804-356, phone (713) 555-\n0139, case 23-\n001874\n", 1, 0),
         (0, 0, 1, 1, "Ana Lucía García-\nLópez signed\n", 2, 0),
     ]
     assert blocks_to_text(blocks) == (
-        "Maecenas tempor and a wellknown fact\n\n"
+        "Maecenas tempor and a well-known fact; Maecenas again\n\n"
         "A-number A-219-804-356, phone (713) 555-0139, case 23-001874\n\n"
         "Ana Lucía García-López signed"
     )
