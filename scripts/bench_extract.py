@@ -34,7 +34,9 @@ def generate(folder: Path) -> None:
                                                    title="Notas de la entrevista"),
         "latex-two-column.pdf": q._two_column_pdf([q._para(f"L{i}", 30) for i in range(4)],
                                                   [q._para(f"R{i}", 30) for i in range(4)],
-                                                  title="A Study of Two Columns", footer="Footnote 1."),
+                                                  title="A Study of Two Columns",
+                                                  footer="Footnote 1: a caption set across the whole page, under "
+                                                         "both columns, as LaTeX sets a figure*."),
         "scanned-two-column-es.pdf": scanned(q._two_column_pdf(
             ["Primera columna. La clienta dice que su esposo la insultaba todos los dias en la casa.",
              "Ella explico que tenia miedo de el porque la amenazaba con llamar a inmigracion."],

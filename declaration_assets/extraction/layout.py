@@ -10,7 +10,8 @@ recursive XY-cut over block boxes (any coordinates: PDF points or image pixels):
    consecutive bands of narrow blocks are merged back into one region, since two columns share y-gaps
    wherever both happen to have a paragraph break.
 3. A merged region is cut into columns at the x-gaps no block straddles, read left to right (each column read
-   by the same rules); without such a gap it is read top to bottom.
+   by the same rules); a centered line above or below the columns (author, page number) is set aside first when
+   it bridges the gutter; without such a gap the region is read top to bottom.
 
 Columns must be text-like (each at least MIN_COLUMN_SHARE of the page's width), so the label and value columns
 of a form or a table are not pulled apart. A short line under the columns that does not reach across the gutter
@@ -72,31 +73,47 @@ def _columns(boxes: list[Box], width: float) -> list[list[Box]] | None:
     return cols
 
 
+def _flat(bands: list[list[Box]]) -> list[Box]:
+    return [b for band in bands for b in band]
+
+
+def _read_narrow(bands: list[list[Box]], width: float, depth: int) -> list[Box]:
+    """Consecutive narrow bands: columns if there are any. A centered line above or below the columns (an author
+    line, a page number) bridges the gutter, so when the whole group has no column split, the fewest leading and
+    trailing bands are set aside (read before and after) until the rest splits; without any split, top to bottom."""
+    n = len(bands)
+    for dropped in range(n):
+        for lead in range(dropped + 1):
+            middle = bands[lead:n - (dropped - lead)]
+            cols = _columns(_flat(middle), width) if middle else None
+            if cols is None:
+                continue
+            out = sorted(_flat(bands[:lead]), key=lambda b: (b.y0, b.x0))
+            for c in cols:
+                out.extend(_order(c, width, depth + 1))
+            return out + sorted(_flat(bands[n - (dropped - lead):]), key=lambda b: (b.y0, b.x0))
+    return sorted(_flat(bands), key=lambda b: (b.y0, b.x0))
+
+
 def _order(boxes: list[Box], width: float, depth: int = 0) -> list[Box]:
     if len(boxes) <= 1 or depth > 8:
         return sorted(boxes, key=lambda b: (b.y0, b.x0))
     x0, x1 = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
     region_width = max(x1 - x0, 1.0)
     out: list[Box] = []
-    pending: list[Box] = []  # consecutive narrow bands
+    pending: list[list[Box]] = []  # consecutive narrow bands
 
     def flush() -> None:
-        if not pending:
-            return
-        cols = _columns(pending, width)
-        if cols is None:
-            out.extend(sorted(pending, key=lambda b: (b.y0, b.x0)))
-        else:
-            for c in cols:
-                out.extend(_order(c, width, depth + 1))
-        pending.clear()
+        if pending:
+            out.extend(_read_narrow(pending, width, depth))
+            pending.clear()
 
     for band in _bands(boxes):
         if any(b.x1 - b.x0 >= WIDE_SHARE * region_width for b in band):
             flush()
             out.extend(sorted(band, key=lambda b: (b.y0, b.x0)))
         else:
-            pending.extend(band)
+            pending.append(band)
     flush()
     return out
 

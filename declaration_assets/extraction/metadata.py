@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from ..exports.layout import translation_note
+
 # One switch for every asset's text previews (DECLARATION_UI_PREVIEWS=0 for a shared UI): see docs/PRIVACY.md.
 from ..privacy.settings import previews_enabled  # noqa: F401
 from .models import ExtractedCase, PageText
 from .pdf import DocumentResult
-from ..exports.layout import translation_note
 
 PREVIEW_CHARS = 400
 

@@ -129,11 +129,30 @@ def ocr_settings(
 
 # ---------------------------------------------------------------------------------------- page text
 
-# A line ending in "<lowercase letter>-" followed by a line starting with a lowercase letter is a word broken at
-# the line end ("Maece-" + "nas"): joined without the hyphen. Anything else keeps its hyphen and is joined without
-# a space: identifiers ("A-123-" + "456", "(713) 555-" + "0139", "23-" + "001874") and hyphenated names
+# A line ending in "<lowercase letter>-" followed by a line starting with a lowercase letter may be a word broken
+# at the line end ("Maece-" + "nas") or a compound that happens to break at its own hyphen ("self-" +
+# "petitioner"). No dictionary is installed, so the document decides: the pair is joined with a soft hyphen
+# (SOFT_HYPHEN) and resolved once the whole document is read (resolve_line_breaks): "Maecenas" if the document
+# spells the word whole elsewhere, else the hyphen stays. Anything else keeps its hyphen and is joined without a
+# space: identifiers ("A-123-" + "456", "(713) 555-" + "0139", "23-" + "001874") and hyphenated names
 # ("García-" + "López").
 _BROKEN_WORD = re.compile(r"[a-zà-öø-ÿ]-$")
+SOFT_HYPHEN = "\u00ad"
+_SOFT_PAIR = re.compile(r"(\w+)\u00ad(\w+)")
+_WORDS = re.compile(r"\w+")
+
+
+def resolve_line_breaks(texts: Sequence[str]) -> list[str]:
+    """Resolve the soft hyphens left by _join_lines against the words of all `texts` (one document)."""
+    if not any(SOFT_HYPHEN in t for t in texts):
+        return list(texts)
+    vocabulary = {w.lower() for t in texts for w in _WORDS.findall(t.replace(SOFT_HYPHEN, "\u2060"))}
+
+    def resolve(m: re.Match[str]) -> str:
+        joined = m.group(1) + m.group(2)
+        return joined if joined.lower() in vocabulary else f"{m.group(1)}-{m.group(2)}"
+
+    return [_SOFT_PAIR.sub(resolve, t).replace(SOFT_HYPHEN, "-") for t in texts]
 
 
 def _join_lines(block_text: str) -> str:
@@ -146,7 +165,7 @@ def _join_lines(block_text: str) -> str:
             out = line
         elif out.endswith("-"):
             if _BROKEN_WORD.search(out) and line[0].islower():
-                out = out[:-1] + line
+                out = out[:-1] + SOFT_HYPHEN + line
             else:
                 out += line
         else:
@@ -170,7 +189,7 @@ def blocks_to_text(blocks: Iterable[tuple], page_width: float | None = None) -> 
     text_blocks = [b for b in blocks if len(b) > 6 and b[6] == 0]
     if page_width is not None:
         text_blocks = in_reading_order(text_blocks, [tuple(b[:4]) for b in text_blocks], page_width)
-    return "\n\n".join(_paragraphs(b[4] for b in text_blocks))
+    return resolve_line_breaks(["\n\n".join(_paragraphs(b[4] for b in text_blocks))])[0]
 
 
 def meaningful_chars(text: str) -> int:
@@ -280,7 +299,7 @@ def ocr_page(page: pymupdf.Page, ocr: OcrSettings) -> OcrPage:
     return OcrPage(read.text, read.confidence, rotation)
 
 
-def page_quality(text: str, confidence: float | None) -> tuple[str, str | None]:
+def page_quality(confidence: float | None) -> tuple[str, str | None]:
     """('ok', None) or ('low', why) for an OCR'd page."""
     if confidence is not None and confidence < MIN_OCR_CONFIDENCE:
         return "low", f"OCR confidence {confidence:.0f} < {MIN_OCR_CONFIDENCE:.0f}"
@@ -445,7 +464,7 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
                 )
                 continue
             language = detect_language(text)
-            quality, why = page_quality(text, confidence) if method == "ocr" else ("ok", None)
+            quality, why = page_quality(confidence) if method == "ocr" else ("ok", None)
             result.pages.append(
                 PageText(
                     document=name, page=number, method=method, language=language, text=text, rotation=rotation,
@@ -455,6 +474,8 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
                 )
             )
         pymupdf.TOOLS.mupdf_warnings()
+        resolved = resolve_line_breaks([p.text for p in result.pages])
+        result.pages = [p.model_copy(update={"text": t}) if t != p.text else p for p, t in zip(result.pages, resolved)]
         result.title = exhibit_title((doc.metadata or {}).get("title") or "", name, result.pages)
     if result.failed:
         low = [p for p in result.pages if p.quality == "low"]

@@ -191,6 +191,15 @@ def test_reading_order_keeps_a_form_and_single_column_top_to_bottom() -> None:
     assert reading_order(single, 612) == [1, 2, 0]
 
 
+def test_centered_lines_above_and_below_the_columns_do_not_hide_them() -> None:
+    # Block boxes of page 1 of py-pdf/sample-files 026-latex-multicolumn: title, centered author and date, an
+    # abstract at the top of the left column, the right column starting level with it, a centered page number.
+    boxes = [(156, 155, 455, 170), (277, 187, 335, 198), (265, 211, 346, 221), (72, 246, 134, 259),
+             (72, 271, 301, 292), (72, 295, 301, 507), (72, 510, 301, 639), (72, 642, 301, 675),
+             (311, 249, 539, 389), (311, 398, 539, 514), (311, 522, 539, 675), (303, 696, 308, 705)]
+    assert reading_order(boxes, 595) == list(range(12))
+
+
 def test_scanned_two_column_page_reads_column_by_column(ocr: OcrSettings) -> None:
     left = [
         "Primera columna. La clienta dice que su esposo la insultaba todos los dias en la casa.",
@@ -235,12 +244,12 @@ def test_ocr_page_in_a_language_without_ocr_data_is_flagged(ocr: OcrSettings) ->
 
 def test_line_end_hyphens_join_words_but_not_identifiers_or_names() -> None:
     blocks = [
-        (0, 0, 1, 1, "Maece-\nnas tempor and a well-\nknown fact\n", 0, 0),
+        (0, 0, 1, 1, "Maece-\nnas tempor and a well-\nknown fact; Maecenas again\n", 0, 0),
         (0, 0, 1, 1, "A-number A-219-\n804-356, phone (713) 555-\n0139, case 23-\n001874\n", 1, 0),
         (0, 0, 1, 1, "Ana Lucía García-\nLópez signed\n", 2, 0),
     ]
     assert blocks_to_text(blocks) == (
-        "Maecenas tempor and a wellknown fact\n\n"
+        "Maecenas tempor and a well-known fact; Maecenas again\n\n"
         "A-number A-219-804-356, phone (713) 555-0139, case 23-001874\n\n"
         "Ana Lucía García-López signed"
     )
@@ -260,3 +269,16 @@ def test_title_is_the_first_heading_or_the_file_name_never_a_cut() -> None:
     assert r.title == "Notas de la entrevista"
     assert title_from_file_name("06-police_incident-report.pdf") == "Police incident report"
     assert exhibit_title("", "07-protective-order.pdf", []) == "Protective order"
+
+
+def test_text_layer_set_sideways_records_its_rotation() -> None:
+    # A landscape table printed sideways: the text layer is there, its lines run bottom to top.
+    doc = pymupdf.open()
+    page = doc.new_page(width=PAGE.width, height=PAGE.height)
+    paragraphs = [_para(f"P{i}", 25) for i in range(3)]
+    page.insert_htmlbox(pymupdf.Rect(60, 60, PAGE.width - 60, PAGE.height - 60),
+                        "".join(f"<p>{t}</p>" for t in paragraphs), css="p {margin-bottom: 10pt;}", rotate=90)
+    p = extract_document("sideways.pdf", to_bytes(doc), NO_OCR).pages[0]
+    assert p.method == "text" and p.rotation in (90, 270)
+    order = _positions(p.text, ["P0", "P1", "P2"])
+    assert order == sorted(order), p.text
