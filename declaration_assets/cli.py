@@ -113,7 +113,7 @@ def _extraction_summary(ingest) -> list[str]:  # type: ignore[no-untyped-def]
 
 def run_case(args: argparse.Namespace) -> int:
     """One case folder through both jobs on the shared instance, as the inbox sensor would run it."""
-    from .cases.storage import LocalCaseStorage
+    from .cases.storage import CaseFileError, LocalCaseStorage
     from .demo import _ensure_instance as ensure_instance  # the demo's shared instance
     from .llm.routing_file import default_model_config, model_config_names
     from .orchestration.intake import inspect_case
@@ -136,7 +136,11 @@ def run_case(args: argparse.Namespace) -> int:
               f"{', '.join(model_config_names())})", file=sys.stderr)
         return 2
     storage = LocalCaseStorage(roots=[str(folder.parent)])
-    inspection = inspect_case(storage, case_id, storage.list_files(case_id))  # the sensor's own checks
+    try:
+        inspection = inspect_case(storage, case_id, storage.list_files(case_id))  # the sensor's own checks
+    except CaseFileError as e:  # a linked case folder, or the same case id in two roots
+        print(f"{case_id}: refused: {e}", file=sys.stderr)
+        return 2
     if inspection.problems:
         print(f"{case_id}: not a valid case:\n  " + "\n  ".join(inspection.problems), file=sys.stderr)
         return 2
