@@ -63,9 +63,10 @@ def test_whole_graph_for_one_case_with_the_embedded_model(embedded_api_base, tmp
         assert {(s.judge_role, s.element_id) for s in scores.scores} == {
             (j, e) for j in scores.judges for e in ELEMENTS
         }
-        for s in scores.scores:  # a score is either valid or honestly unscorable, never made up
+        for s in scores.scores:  # a score is valid, honestly unscorable, or not judged (a gap), never made up
+            gap = draft.section_for(s.element_id).gap is not None
             assert (s.status == "scored" and len(s.scores) == 4 and all(1 <= v <= 5 for v in s.scores.values())) or (
-                s.status == "unscorable" and not s.scores and s.error
+                s.status == ("not_judged" if gap else "unscorable") and not s.scores and s.error
             )
 
         guarded = result.output_for_node("guarded_declaration")

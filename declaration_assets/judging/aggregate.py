@@ -155,7 +155,9 @@ def krippendorff_alpha(matrix: Sequence[Sequence[int | None]], level: str = ALPH
     return round(float(a), 4) if np.isfinite(a) else None
 
 
-def alpha_matrix(scores: Sequence[ElementScore], judges: Sequence[str], element_ids: Sequence[str]) -> list[list[int | None]]:
+def alpha_matrix(
+    scores: Sequence[ElementScore], judges: Sequence[str], element_ids: Sequence[str]
+) -> list[list[int | None]]:
     """Judges x (element, criterion) units; a judge that did not score an element leaves its units missing."""
     scored = {(s.judge_role, s.element_id): s.scores for s in scores if s.status == "scored"}
     return [[scored.get((j, e), {}).get(c) for e in element_ids for c in CRITERIA] for j in judges]

@@ -3,6 +3,7 @@
 Reciprocal rank fusion (Cormack, Clarke and Buettcher, 2009): a chunk's fused score is the sum over the rankings
 that contain it of 1 / (RRF_K + rank). It needs no calibration between a cosine and a BM25 score, and a passage
 one ranking misses entirely (a Spanish page for the English-only embedder) still enters through the other.
+The declarant's own account (intake or interview notes) enters once more, lightly weighted (OWN_ACCOUNT_WEIGHT).
 A dozen lines, written here rather than taken from a library: the libraries that offer it come with a vector
 store or a search service this project does not use.
 """
@@ -72,30 +73,26 @@ def rank_chunks(
     dense: dict[int, float] = {}
     lexical: dict[int, float] = {}
     rankings: list[list[int]] = []
-    weights: list[float] = []
     vectors = None if query_vectors is None else np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
     for n, query in enumerate(queries):
         if mode != "lexical":
             assert vectors is not None
             ranked = index.dense_ranking(vectors[n], pool if mode == "hybrid" else k)
             rankings.append([i for i, _ in ranked])
-            weights.append(1.0)
             for i, s in ranked:
                 dense[i] = max(s, dense.get(i, float("-inf")))
         if mode != "dense":
             ranked = index.lexical().rank(query, pool)
             rankings.append([i for i, _ in ranked])
-            weights.append(1.0)
             for i, s in ranked:
                 lexical[i] = max(s, lexical.get(i, float("-inf")))
     if mode == "hybrid":
-        ordered = reciprocal_rank_fusion(rankings, weights=weights)
+        ordered = reciprocal_rank_fusion(rankings)
         own = index.lexical().own_account
         if own and OWN_ACCOUNT_WEIGHT:
             # Her own account as one more ranking: its passages in their fused order (see OWN_ACCOUNT_WEIGHT).
-            rankings.append([i for i, _ in ordered if i in own])
-            weights.append(OWN_ACCOUNT_WEIGHT)
-            ordered = reciprocal_rank_fusion(rankings, weights=weights)
+            mine = [i for i, _ in ordered if i in own]
+            ordered = reciprocal_rank_fusion([*rankings, mine], weights=[1.0] * len(rankings) + [OWN_ACCOUNT_WEIGHT])
     else:
         best = dense if mode == "dense" else lexical
         ordered = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -4,7 +4,10 @@ Dense retrieval with all-MiniLM-L6-v2 reads English only: a Spanish passage (int
 declarant's language) sits far from every English query. BM25 matches words, so a query written in the
 declarant's language finds it. Text is folded (lower case, accents removed, so "policía" = "policia"), English
 and Spanish stopwords are dropped, and each word is stemmed with the Snowball stemmer of its text's language
-("golpeó", "golpes" -> "golp"; "threatened", "threats" -> "threaten", "threat").
+("golpes", "golpear" -> "golp"; "threatened", "threatening" -> "threaten").
+
+The documents holding the declarant's own account (intake or interview notes) are recognised here too, by their
+file name or headings (`own_account_documents`), for the fusion's prior (`retrieval.hybrid`).
 
 The index is rebuilt from the chunks on first use (a case holds hundreds of chunks: milliseconds), so it needs
 no new field in the persisted value and can never disagree with the chunks it ranks.

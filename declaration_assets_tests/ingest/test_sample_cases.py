@@ -77,7 +77,8 @@ def test_spanish_interview_notes_are_detected(sample_case: Callable[[str], Extra
 RETRIEVAL = {
     "vawa-0001": [
         ("date of marriage", "02-marriage-certificate", 3),
-        ("abuser is a U.S. citizen naturalization", "03-naturalization-certificate", 1),
+        # Her intake answer about his naturalization may rank first (her own account is favoured); the certificate next.
+        ("abuser is a U.S. citizen naturalization", "03-naturalization-certificate", 2),
         ("police report of the assault", "06-police-incident-report", 1),
         ("lived together at the same address lease", "04-residential-lease", 1),
         ("joint bank account", "05-joint-bank-statements", 1),
