@@ -26,6 +26,7 @@ from typing import Any
 
 from . import ollama as ollama_api
 from ._litellm import litellm
+from .litellm_config import resolve_env_refs
 from .cache import CachedAnswer, ResponseCache, cache_key
 from .models import CallContext, Completion, LLMFailure, PromptSpec
 from .privacy_gate import PrivacyRefusal, protect_prompt
@@ -168,7 +169,10 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     key = _api_key(dep)
     if key:
         kw["api_key"] = key
-    kw.update(dep.litellm_params)
+    try:
+        kw.update(resolve_env_refs(dep.litellm_params, dep.name))  # os.environ/VAR, as a LiteLLM proxy reads it
+    except KeyError as e:
+        raise AttemptError("permanent_error", "MissingCredential", e.args[0]) from None
     extra_body: dict[str, Any] = dict(dep.extra_body)
     if dep.is_ollama:
         options = dict(dep.ollama.options) if dep.ollama else {}
@@ -196,17 +200,21 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
 
 
 def register_models(routes: RoutingFile) -> None:
-    """Tell litellm each deployment's window and price, so it never asks a server for them mid-call
-    (for Ollama it would otherwise POST /api/show, with no deadline, after every answer)."""
+    """Tell litellm each deployment's window, so it never asks a server for it mid-call (for Ollama it would
+    otherwise POST /api/show, with no deadline, after every answer). A price is registered only where the routing
+    file has one (set there, or taken from LiteLLM's price map when the file was loaded); a deployment without a
+    price is local or declared free, and its cost is computed as zero by this engine, not by a $0 entry in litellm's
+    map that would hide a paid model's real price."""
     entries = {}
     for dep in routes.deployments.values():
-        cost = dep.cost
-        entries[dep.model] = {
+        entry: dict[str, Any] = {
             "litellm_provider": dep.provider, "mode": "chat", "max_input_tokens": dep.context_window,
             "max_tokens": dep.max_output_tokens or dep.context_window,
-            "input_cost_per_token": (cost.input_per_1k / 1000) if cost else 0.0,
-            "output_cost_per_token": (cost.output_per_1k / 1000) if cost else 0.0,
         }
+        if dep.cost is not None:
+            entry["input_cost_per_token"] = dep.cost.input_per_1k / 1000
+            entry["output_cost_per_token"] = dep.cost.output_per_1k / 1000
+        entries[dep.model] = entry
     litellm_logger = logging.getLogger("LiteLLM")
     level = litellm_logger.level
     litellm_logger.setLevel(logging.ERROR)  # its notes on cache-token pricing do not apply here
