@@ -12,6 +12,8 @@ and counting tokens.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import dataclasses
 import contextvars
 import logging
@@ -23,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from . import ollama as ollama_api
 from ._litellm import litellm
@@ -199,6 +203,29 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     return kw
 
 
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL | re.IGNORECASE)
+
+
+def json_problem(text: str, schema: dict[str, Any] | None) -> str | None:
+    """Why `text` is not a JSON answer of `schema` (a code fence around it is tolerated), or None when it is.
+    The message names the problem, never the answer's content."""
+    m = _FENCE.match(text)
+    body = m.group(1) if m else text
+    try:
+        value = json.loads(body)
+    except ValueError as e:
+        return f"the answer is not valid JSON ({type(e).__name__} at line {getattr(e, 'lineno', '?')}, column {getattr(e, 'colno', '?')})"
+    if schema is not None:
+        try:
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+            return f"the answer does not match the JSON schema at {where}: {e.validator} {e.validator_value!r}"[:300]
+        except jsonschema.SchemaError:
+            return None  # the caller's schema is not one jsonschema can check; the caller still validates
+    return None
+
+
 def register_models(routes: RoutingFile) -> None:
     """Tell litellm each deployment's window, so it never asks a server for it mid-call (for Ollama it would
     otherwise POST /api/show, with no deadline, after every answer). A price is registered only where the routing
@@ -288,13 +315,14 @@ class RouterEngine:
                     completion_tokens=hit.completion_tokens, latency_s=time.monotonic() - started,
                 )
         attempt = 0
-        for dep in chain:
+        for i, dep in enumerate(chain):
             cooling = COOLDOWNS.active(dep)
             if cooling > 0:
                 records.append(self._record(ctx, role, dep, attempt=attempt, outcome="cooldown_skip",
                                             error=f"cooling down for {cooling:.0f} s more after repeated failures"))
                 continue
-            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key)
+            has_next = any(COOLDOWNS.active(d) <= 0 for d in chain[i + 1:])
+            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key, has_next)
             if result is not None:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
         summary = "; ".join(f"{r['deployment']}: {r['outcome']}" + (f" ({r['error']})" if r.get("error") else "")
@@ -305,7 +333,7 @@ class RouterEngine:
 
     # --- one deployment ---------------------------------------------------------------------------------------
     def _try_deployment(self, dep: Deployment, role: str, prompt: PromptSpec, ctx: CallContext,
-                        records: list[dict[str, Any]], attempt: int, key: str | None
+                        records: list[dict[str, Any]], attempt: int, key: str | None, has_next: bool = False
                         ) -> tuple[int, Completion | None]:
         base = {"prompt_version": prompt.prompt_version, "context_window": dep.context_window}
         max_tokens = min(prompt.max_tokens, dep.max_output_tokens or prompt.max_tokens)
@@ -443,6 +471,23 @@ class RouterEngine:
                                             **base, **fit_info))
                 COOLDOWNS.failed(dep)
                 return attempt, None
+            invalid = json_problem(text, prompt.json_schema) if prompt.json_mode else None
+            if invalid is not None:
+                # A JSON-mode answer that is not JSON of the schema is this deployment's bad answer: recorded as
+                # such, and the next deployment of the chain is asked. It does not count toward cooldown (a small
+                # model's bad JSON must not bench the only route), and on the last deployment the answer is still
+                # returned (not cached), for the caller's own validation and repair prompt.
+                bad = self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t, outcome="bad_response",
+                                   error_class="InvalidJSON", error=invalid, ttft_s=result.ttft_s,
+                                   latency_s=result.latency_s, queue_s=queue_s, num_ctx=num_ctx, **base, **fit_info)
+                records.append(bad)
+                if has_next:
+                    return attempt, None
+                return attempt, Completion(
+                    text=text, role=role, model_config=ctx.model_config, deployment=dep.name,
+                    evidence_used=fit.evidence_used, evidence_dropped=fit.evidence_dropped, cached=False,
+                    cost_usd=self._cost(dep, fit.prompt_tokens, 0), prompt_tokens=fit.prompt_tokens,
+                    completion_tokens=0, latency_s=result.latency_s)
             COOLDOWNS.succeeded(dep)
             rec = self._ok_record(ctx, role, dep, attempt, t, result, fit.prompt_tokens, queue_s, num_ctx,
                                   memory, base, fit_info, messages, text, key)

@@ -33,3 +33,31 @@ def test_stall_deadline_longer_than_first_token_deadline_is_honoured(make_router
     assert c.text == "one two three"
     assert [r["outcome"] for r in c.records] == ["ok"]
     assert elapsed >= 3.9  # the two 2 s gaps were waited out, not cut at 1.5 s
+
+
+JSON_PROMPT = PromptSpec(system="You score.", user="Score it.", max_tokens=32, json_mode=True,
+                         json_schema={"type": "object", "required": ["score"],
+                                      "properties": {"score": {"type": "integer"}}})
+
+
+def test_non_json_answer_in_json_mode_is_a_bad_response_and_falls_back_without_cooldown(make_router, ctx):
+    with OpenAIFaultServer(reply="Sure! The score is four.") as garbage, \
+         OpenAIFaultServer(reply='{"score": 4}') as good:
+        data = routes({"garbage": deployment(f"{garbage.base_url}/v1", cooldown={"after_failures": 1, "seconds": 60}),
+                       "good": deployment(f"{good.base_url}/v1")}, drafter=["garbage", "good"])
+        router = make_router(data)
+        for _ in range(3):  # a bad answer does not bench the deployment: it is asked every time
+            c = router.complete("drafter", JSON_PROMPT, ctx)
+            assert c.text == '{"score": 4}' and c.deployment == "good"
+            assert [(r["deployment"], r["outcome"]) for r in c.records] == [("garbage", "bad_response"), ("good", "ok")]
+            assert c.records[0]["error_class"] == "InvalidJSON" and "Sure" not in c.records[0]["error"]
+        assert len(garbage.requests_to("/chat/completions")) == 3
+
+
+def test_schema_invalid_answer_on_the_last_deployment_is_returned_and_recorded_as_bad(make_router, ctx):
+    with OpenAIFaultServer(reply='{"score": "four"}') as only:
+        router = make_router(routes({"only": deployment(f"{only.base_url}/v1")}, drafter=["only"]))
+        c = router.complete("drafter", JSON_PROMPT, ctx)
+    assert c.text == '{"score": "four"}'  # the caller validates and may ask again with a repair prompt
+    assert [r["outcome"] for r in c.records] == ["bad_response"]
+    assert "score" in c.records[0]["error"]
