@@ -7,6 +7,7 @@ from pydantic import Field
 from .. import settings
 from ..cases.models import CaseFileError
 from ..cases.storage import CaseStorage
+from ..orchestration.policies import permanent_failure
 from ..orchestration.ui import ui_attributes
 from ..partitions import case_partitions
 from .metadata import extraction_metadata
@@ -34,7 +35,7 @@ def extracted_text(
         record = case_storage.read_case_record(case_id)
         names = case_storage.pdf_names(case_id)
     except CaseFileError as e:
-        raise dg.Failure(description=str(e)) from e
+        raise permanent_failure(str(e)) from e
     except FileNotFoundError as e:
         raise dg.Failure(description=f"case {case_id}: {e}") from e
 

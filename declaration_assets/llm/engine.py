@@ -32,7 +32,7 @@ from . import ollama as ollama_api
 from ._litellm import litellm
 from .litellm_config import resolve_env_refs
 from .cache import CachedAnswer, ResponseCache, cache_key
-from .models import CallContext, Completion, LLMFailure, PromptSpec
+from .models import CallContext, Completion, LLMFailure, PermanentLLMFailure, PromptSpec, all_permanent
 from .privacy_gate import PrivacyRefusal, protect_prompt
 from .records import FATAL, RETRYABLE, CallLog, CallRecord, now
 from .routing import Deployment, RoutingFile
@@ -327,7 +327,8 @@ class RouterEngine:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
         summary = "; ".join(f"{r['deployment']}: {r['outcome']}" + (f" ({r['error']})" if r.get("error") else "")
                             for r in records)
-        raise LLMFailure(
+        failure = PermanentLLMFailure if all_permanent(records) else LLMFailure
+        raise failure(
             f"{ctx.asset}: every deployment for role {role!r} of model configuration {ctx.model_config!r} "
             f"failed: {summary}", tuple(records))
 
@@ -368,7 +369,7 @@ class RouterEngine:
                     ctx, role, dep, attempt=attempt, outcome="spend_cap", error_class="SpendCapReached",
                     error=f"run has spent ${spent:.4f}; this call could cost up to ${estimate:.4f}, "
                           f"over the cap of ${self.spend_cap_usd:.2f}", **base, **fit_info))
-                raise LLMFailure(f"{ctx.asset}: spend cap of ${self.spend_cap_usd:.2f} per run reached "
+                raise PermanentLLMFailure(f"{ctx.asset}: spend cap of ${self.spend_cap_usd:.2f} per run reached "
                                  f"(spent ${spent:.4f}); not calling paid deployment {dep.name!r}", tuple(records))
         messages, restore = fit.messages, outbound.restore
         num_ctx = ollama_num_ctx(fit.prompt_tokens, max_tokens, dep) if dep.is_ollama else None
@@ -378,7 +379,7 @@ class RouterEngine:
             attempt += 1
             records.append(self._record(ctx, role, dep, attempt=attempt, outcome=e.outcome,
                                         error_class=e.error_class, error=e.message, **base, **fit_info))
-            raise LLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
+            raise PermanentLLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
         tries = 1 + dep.retry.attempts
         pool = POOLS.pool(dep)
         resized = False
@@ -423,7 +424,7 @@ class RouterEngine:
                     raise BudgetExhausted(self._budget_message(budget, ctx, role, dep, "an answer"),
                                           tuple(records)) from None
                 if e.outcome in FATAL:
-                    raise LLMFailure(
+                    raise PermanentLLMFailure(
                         f"{ctx.asset}: {role} on deployment {dep.name!r} ({dep.model}) failed permanently: "
                         f"{e.error_class}: {e.message}", tuple(records)) from None
                 if e.outcome in RETRYABLE and t < tries:
