@@ -321,8 +321,8 @@ class RouterEngine:
                 records.append(self._record(ctx, role, dep, attempt=attempt, outcome="cooldown_skip",
                                             error=f"cooling down for {cooling:.0f} s more after repeated failures"))
                 continue
-            has_next = any(COOLDOWNS.active(d) <= 0 for d in chain[i + 1:])
-            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key, has_next)
+            later = [d for d in chain[i + 1:] if COOLDOWNS.active(d) <= 0]
+            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key, later)
             if result is not None:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
         summary = "; ".join(f"{r['deployment']}: {r['outcome']}" + (f" ({r['error']})" if r.get("error") else "")
@@ -334,8 +334,10 @@ class RouterEngine:
 
     # --- one deployment ---------------------------------------------------------------------------------------
     def _try_deployment(self, dep: Deployment, role: str, prompt: PromptSpec, ctx: CallContext,
-                        records: list[dict[str, Any]], attempt: int, key: str | None, has_next: bool = False
-                        ) -> tuple[int, Completion | None]:
+                        records: list[dict[str, Any]], attempt: int, key: str | None,
+                        later: list[Deployment] | None = None) -> tuple[int, Completion | None]:
+        later = later or []
+        has_next = bool(later)
         base = {"prompt_version": prompt.prompt_version, "context_window": dep.context_window}
         max_tokens = min(prompt.max_tokens, dep.max_output_tokens or prompt.max_tokens)
         budget = _BUDGET.get()
@@ -392,16 +394,35 @@ class RouterEngine:
             queue_limit = dep.deadlines.total_s
             if budget is not None:
                 queue_limit = min(queue_limit, budget.deadline - queue_start)
-            if not pool.acquire(timeout=max(0.0, queue_limit)):
+            got, moved_to = self._wait_for_slot(dep, pool, queue_start, queue_limit, later)
+            if not got:
                 if budget is not None and budget.deadline <= time.monotonic():
                     self._budget_failure(budget, ctx, role, dep, records, attempt, "a free slot on the server", base)
+                waited = time.monotonic() - queue_start
+                if moved_to is not None:
+                    # The server is busy, not failing: no cooldown. The call goes where a slot is free now.
+                    records.append(self._record(
+                        ctx, role, dep, attempt=attempt, try_on_deployment=t, outcome="queue_timeout",
+                        error_class="QueueMovedOn", error=f"no free slot on {dep.server_key} after {waited:.1f} s "
+                        f"(the first-token deadline); {moved_to} has one", queue_s=waited, **base, **fit_info))
+                    return attempt, None
                 records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
                                             outcome="queue_timeout", error_class="QueueTimeout",
                                             error=f"no free slot on {dep.server_key} within {queue_limit:.1f} s",
-                                            **base, **fit_info))
+                                            queue_s=waited, **base, **fit_info))
                 COOLDOWNS.failed(dep)
                 return attempt, None
             queue_s = time.monotonic() - queue_start
+            cooling = COOLDOWNS.active(dep)
+            if cooling > 0:
+                # The deployment began cooling down while this call waited (the calls ahead of it failed):
+                # a hung server is not asked again.
+                pool.release()
+                records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
+                                            outcome="cooldown_skip", queue_s=queue_s,
+                                            error=f"began cooling down while this call waited ({cooling:.0f} s more)",
+                                            **base, **fit_info))
+                return attempt, None
             try:
                 memory = None
                 if dep.is_ollama and dep.ollama and dep.ollama.memory_bound:
@@ -511,6 +532,29 @@ class RouterEngine:
         return attempt, None
 
     # --- helpers -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _wait_for_slot(dep: Deployment, pool: ServerSlots, start: float, limit: float,
+                       later: list[Deployment]) -> tuple[bool, str | None]:
+        """Wait for a slot on `dep`'s server, up to `limit` seconds. Once the wait exceeds `dep`'s first-token
+        deadline, give up as soon as a later deployment of the chain has a free slot and is not cooling down
+        (returns (False, its name)): a call must not queue behind a hung server while another could answer. The
+        last deployment of a chain (no `later`) waits up to `limit`, so a single-slot route keeps queueing."""
+        if not later:
+            return pool.acquire(timeout=max(0.0, limit)), None
+        end = start + max(0.0, limit)
+        patience = start + min(dep.deadlines.first_token_s, max(0.0, limit))
+        if pool.acquire(timeout=max(0.0, patience - time.monotonic())):
+            return True, None
+        while True:
+            for nxt in later:
+                if COOLDOWNS.active(nxt) <= 0 and POOLS.pool(nxt).free_now():
+                    return False, nxt.name
+            left = end - time.monotonic()
+            if left <= 0:
+                return False, None
+            if pool.acquire(timeout=min(0.25, left)):
+                return True, None
+
     def _make_room(self, dep: Deployment) -> None:
         lock = POOLS.switch_locks.setdefault(dep.server_key, threading.Lock())
         with lock:
