@@ -30,7 +30,7 @@ import jsonschema
 
 from . import ollama as ollama_api
 from ._litellm import litellm
-from .litellm_config import resolve_env_refs
+from .litellm_config import known_price, resolve_env_refs
 from .cache import CachedAnswer, ResponseCache, cache_key
 from .models import CallContext, Completion, LLMFailure, PermanentLLMFailure, PromptSpec, all_permanent
 from .privacy_gate import PrivacyRefusal, protect_prompt
@@ -241,6 +241,10 @@ def register_models(routes: RoutingFile) -> None:
         if dep.cost is not None:
             entry["input_cost_per_token"] = dep.cost.input_per_1k / 1000
             entry["output_cost_per_token"] = dep.cost.output_per_1k / 1000
+        elif known_price(dep.model) is None:
+            # Local, or declared free (a priceless non-local deployment is refused when the file loads), and
+            # unknown to litellm's map: zero, so litellm's stream does not look the price up after each answer.
+            entry["input_cost_per_token"] = entry["output_cost_per_token"] = 0.0
         entries[dep.model] = entry
     litellm_logger = logging.getLogger("LiteLLM")
     level = litellm_logger.level
