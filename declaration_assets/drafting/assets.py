@@ -11,7 +11,7 @@ from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
 from ..llm.routing import RoutingFileError, load_routes
-from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
+from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, llm_failure, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
@@ -142,9 +142,7 @@ def draft(
             page_texts=page_texts(extracted_text),
         )
     if outcome.all_calls_failed:
-        raise dg.Failure(
-            description=f"every drafter call failed for {case_id} under {model_config!r}; see the call records",
-            metadata={"llm_calls": records_table(outcome.records)},
-        )
+        raise llm_failure(f"every drafter call failed for {case_id} under {model_config!r}; see the call records",
+                          outcome.records, {"llm_calls": records_table(outcome.records)})
     coverage = evidence_coverage_metadata(outcome.draft.sections, chunk_index)  # documents and pages per element
     return dg.Output(outcome.draft, metadata={**draft_metadata(outcome), **coverage})

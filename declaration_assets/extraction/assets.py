@@ -7,6 +7,7 @@ from pydantic import Field
 from .. import settings
 from ..cases.models import CaseFileError
 from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseStorage
+from ..orchestration.policies import permanent_failure
 from ..orchestration.ui import ui_attributes
 from ..privacy.references import track_extraction
 from ..partitions import case_partitions
@@ -39,7 +40,7 @@ def extracted_text(
         record = case_storage.read_case_record(case_id)
         files = case_storage.list_files(case_id)
     except CaseFileError as e:
-        raise dg.Failure(description=str(e)) from e
+        raise permanent_failure(str(e)) from e
     except FileNotFoundError as e:
         raise dg.Failure(description=f"case {case_id}: {e}") from e
 

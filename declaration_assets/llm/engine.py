@@ -12,6 +12,8 @@ and counting tokens.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import dataclasses
 import contextvars
 import logging
@@ -24,10 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from . import ollama as ollama_api
 from ._litellm import litellm
+from .litellm_config import known_price, resolve_env_refs
 from .cache import CachedAnswer, ResponseCache, cache_key
-from .models import CallContext, Completion, LLMFailure, PromptSpec
+from .models import CallContext, Completion, LLMFailure, PermanentLLMFailure, PromptSpec, all_permanent
 from .privacy_gate import PrivacyRefusal, protect_prompt
 from .records import FATAL, RETRYABLE, CallLog, CallRecord, now
 from .routing import Deployment, RoutingFile
@@ -168,7 +173,10 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     key = _api_key(dep)
     if key:
         kw["api_key"] = key
-    kw.update(dep.litellm_params)
+    try:
+        kw.update(resolve_env_refs(dep.litellm_params, dep.name))  # os.environ/VAR, as a LiteLLM proxy reads it
+    except KeyError as e:
+        raise AttemptError("permanent_error", "MissingCredential", e.args[0]) from None
     extra_body: dict[str, Any] = dict(dep.extra_body)
     if dep.is_ollama:
         options = dict(dep.ollama.options) if dep.ollama else {}
@@ -195,18 +203,49 @@ def build_request(dep: Deployment, messages: list[dict[str, str]], prompt: Promp
     return kw
 
 
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL | re.IGNORECASE)
+
+
+def json_problem(text: str, schema: dict[str, Any] | None) -> str | None:
+    """Why `text` is not a JSON answer of `schema` (a code fence around it is tolerated), or None when it is.
+    The message names the problem, never the answer's content."""
+    m = _FENCE.match(text)
+    body = m.group(1) if m else text
+    try:
+        value = json.loads(body)
+    except ValueError as e:
+        return f"the answer is not valid JSON ({type(e).__name__} at line {getattr(e, 'lineno', '?')}, column {getattr(e, 'colno', '?')})"
+    if schema is not None:
+        try:
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+            return f"the answer does not match the JSON schema at {where}: {e.validator} {e.validator_value!r}"[:300]
+        except jsonschema.SchemaError:
+            return None  # the caller's schema is not one jsonschema can check; the caller still validates
+    return None
+
+
 def register_models(routes: RoutingFile) -> None:
-    """Tell litellm each deployment's window and price, so it never asks a server for them mid-call
-    (for Ollama it would otherwise POST /api/show, with no deadline, after every answer)."""
+    """Tell litellm each deployment's window, so it never asks a server for it mid-call (for Ollama it would
+    otherwise POST /api/show, with no deadline, after every answer). A price is registered only where the routing
+    file has one (set there, or taken from LiteLLM's price map when the file was loaded); a deployment without a
+    price is local or declared free, and its cost is computed as zero by this engine, not by a $0 entry in litellm's
+    map that would hide a paid model's real price."""
     entries = {}
     for dep in routes.deployments.values():
-        cost = dep.cost
-        entries[dep.model] = {
+        entry: dict[str, Any] = {
             "litellm_provider": dep.provider, "mode": "chat", "max_input_tokens": dep.context_window,
             "max_tokens": dep.max_output_tokens or dep.context_window,
-            "input_cost_per_token": (cost.input_per_1k / 1000) if cost else 0.0,
-            "output_cost_per_token": (cost.output_per_1k / 1000) if cost else 0.0,
         }
+        if dep.cost is not None:
+            entry["input_cost_per_token"] = dep.cost.input_per_1k / 1000
+            entry["output_cost_per_token"] = dep.cost.output_per_1k / 1000
+        elif known_price(dep.model) is None:
+            # Local, or declared free (a priceless non-local deployment is refused when the file loads), and
+            # unknown to litellm's map: zero, so litellm's stream does not look the price up after each answer.
+            entry["input_cost_per_token"] = entry["output_cost_per_token"] = 0.0
+        entries[dep.model] = entry
     litellm_logger = logging.getLogger("LiteLLM")
     level = litellm_logger.level
     litellm_logger.setLevel(logging.ERROR)  # its notes on cache-token pricing do not apply here
@@ -280,25 +319,29 @@ class RouterEngine:
                     completion_tokens=hit.completion_tokens, latency_s=time.monotonic() - started,
                 )
         attempt = 0
-        for dep in chain:
+        for i, dep in enumerate(chain):
             cooling = COOLDOWNS.active(dep)
             if cooling > 0:
                 records.append(self._record(ctx, role, dep, attempt=attempt, outcome="cooldown_skip",
                                             error=f"cooling down for {cooling:.0f} s more after repeated failures"))
                 continue
-            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key)
+            later = [d for d in chain[i + 1:] if COOLDOWNS.active(d) <= 0]
+            attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key, later)
             if result is not None:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
         summary = "; ".join(f"{r['deployment']}: {r['outcome']}" + (f" ({r['error']})" if r.get("error") else "")
                             for r in records)
-        raise LLMFailure(
+        failure = PermanentLLMFailure if all_permanent(records) else LLMFailure
+        raise failure(
             f"{ctx.asset}: every deployment for role {role!r} of model configuration {ctx.model_config!r} "
             f"failed: {summary}", tuple(records))
 
     # --- one deployment ---------------------------------------------------------------------------------------
     def _try_deployment(self, dep: Deployment, role: str, prompt: PromptSpec, ctx: CallContext,
-                        records: list[dict[str, Any]], attempt: int, key: str | None
-                        ) -> tuple[int, Completion | None]:
+                        records: list[dict[str, Any]], attempt: int, key: str | None,
+                        later: list[Deployment] | None = None) -> tuple[int, Completion | None]:
+        later = later or []
+        has_next = bool(later)
         base = {"prompt_version": prompt.prompt_version, "context_window": dep.context_window}
         max_tokens = min(prompt.max_tokens, dep.max_output_tokens or prompt.max_tokens)
         budget = _BUDGET.get()
@@ -332,7 +375,7 @@ class RouterEngine:
                     ctx, role, dep, attempt=attempt, outcome="spend_cap", error_class="SpendCapReached",
                     error=f"run has spent ${spent:.4f}; this call could cost up to ${estimate:.4f}, "
                           f"over the cap of ${self.spend_cap_usd:.2f}", **base, **fit_info))
-                raise LLMFailure(f"{ctx.asset}: spend cap of ${self.spend_cap_usd:.2f} per run reached "
+                raise PermanentLLMFailure(f"{ctx.asset}: spend cap of ${self.spend_cap_usd:.2f} per run reached "
                                  f"(spent ${spent:.4f}); not calling paid deployment {dep.name!r}", tuple(records))
         messages, restore = fit.messages, outbound.restore
         num_ctx = ollama_num_ctx(fit.prompt_tokens, max_tokens, dep) if dep.is_ollama else None
@@ -342,7 +385,7 @@ class RouterEngine:
             attempt += 1
             records.append(self._record(ctx, role, dep, attempt=attempt, outcome=e.outcome,
                                         error_class=e.error_class, error=e.message, **base, **fit_info))
-            raise LLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
+            raise PermanentLLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
         tries = 1 + dep.retry.attempts
         pool = POOLS.pool(dep)
         resized = False
@@ -355,16 +398,35 @@ class RouterEngine:
             queue_limit = dep.deadlines.total_s
             if budget is not None:
                 queue_limit = min(queue_limit, budget.deadline - queue_start)
-            if not pool.acquire(timeout=max(0.0, queue_limit)):
+            got, moved_to = self._wait_for_slot(dep, pool, queue_start, queue_limit, later)
+            if not got:
                 if budget is not None and budget.deadline <= time.monotonic():
                     self._budget_failure(budget, ctx, role, dep, records, attempt, "a free slot on the server", base)
+                waited = time.monotonic() - queue_start
+                if moved_to is not None:
+                    # The server is busy, not failing: no cooldown. The call goes where a slot is free now.
+                    records.append(self._record(
+                        ctx, role, dep, attempt=attempt, try_on_deployment=t, outcome="queue_timeout",
+                        error_class="QueueMovedOn", error=f"no free slot on {dep.server_key} after {waited:.1f} s "
+                        f"(the first-token deadline); {moved_to} has one", queue_s=waited, **base, **fit_info))
+                    return attempt, None
                 records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
                                             outcome="queue_timeout", error_class="QueueTimeout",
                                             error=f"no free slot on {dep.server_key} within {queue_limit:.1f} s",
-                                            **base, **fit_info))
+                                            queue_s=waited, **base, **fit_info))
                 COOLDOWNS.failed(dep)
                 return attempt, None
             queue_s = time.monotonic() - queue_start
+            cooling = COOLDOWNS.active(dep)
+            if cooling > 0:
+                # The deployment began cooling down while this call waited (the calls ahead of it failed):
+                # a hung server is not asked again.
+                pool.release()
+                records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
+                                            outcome="cooldown_skip", queue_s=queue_s,
+                                            error=f"began cooling down while this call waited ({cooling:.0f} s more)",
+                                            **base, **fit_info))
+                return attempt, None
             try:
                 memory = None
                 if dep.is_ollama and dep.ollama and dep.ollama.memory_bound:
@@ -387,7 +449,7 @@ class RouterEngine:
                     raise BudgetExhausted(self._budget_message(budget, ctx, role, dep, "an answer"),
                                           tuple(records)) from None
                 if e.outcome in FATAL:
-                    raise LLMFailure(
+                    raise PermanentLLMFailure(
                         f"{ctx.asset}: {role} on deployment {dep.name!r} ({dep.model}) failed permanently: "
                         f"{e.error_class}: {e.message}", tuple(records)) from None
                 if e.outcome in RETRYABLE and t < tries:
@@ -435,6 +497,23 @@ class RouterEngine:
                                             **base, **fit_info))
                 COOLDOWNS.failed(dep)
                 return attempt, None
+            invalid = json_problem(text, prompt.json_schema) if prompt.json_mode else None
+            if invalid is not None:
+                # A JSON-mode answer that is not JSON of the schema is this deployment's bad answer: recorded as
+                # such, and the next deployment of the chain is asked. It does not count toward cooldown (a small
+                # model's bad JSON must not bench the only route), and on the last deployment the answer is still
+                # returned (not cached), for the caller's own validation and repair prompt.
+                bad = self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t, outcome="bad_response",
+                                   error_class="InvalidJSON", error=invalid, ttft_s=result.ttft_s,
+                                   latency_s=result.latency_s, queue_s=queue_s, num_ctx=num_ctx, **base, **fit_info)
+                records.append(bad)
+                if has_next:
+                    return attempt, None
+                return attempt, Completion(
+                    text=text, role=role, model_config=ctx.model_config, deployment=dep.name,
+                    evidence_used=fit.evidence_used, evidence_dropped=fit.evidence_dropped, cached=False,
+                    cost_usd=self._cost(dep, fit.prompt_tokens, 0), prompt_tokens=fit.prompt_tokens,
+                    completion_tokens=0, latency_s=result.latency_s)
             COOLDOWNS.succeeded(dep)
             rec = self._ok_record(ctx, role, dep, attempt, t, result, fit.prompt_tokens, queue_s, num_ctx,
                                   memory, base, fit_info, messages, text, key)
@@ -458,6 +537,29 @@ class RouterEngine:
         return attempt, None
 
     # --- helpers -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _wait_for_slot(dep: Deployment, pool: ServerSlots, start: float, limit: float,
+                       later: list[Deployment]) -> tuple[bool, str | None]:
+        """Wait for a slot on `dep`'s server, up to `limit` seconds. Once the wait exceeds `dep`'s first-token
+        deadline, give up as soon as a later deployment of the chain has a free slot and is not cooling down
+        (returns (False, its name)): a call must not queue behind a hung server while another could answer. The
+        last deployment of a chain (no `later`) waits up to `limit`, so a single-slot route keeps queueing."""
+        if not later:
+            return pool.acquire(timeout=max(0.0, limit)), None
+        end = start + max(0.0, limit)
+        patience = start + min(dep.deadlines.first_token_s, max(0.0, limit))
+        if pool.acquire(timeout=max(0.0, patience - time.monotonic())):
+            return True, None
+        while True:
+            for nxt in later:
+                if COOLDOWNS.active(nxt) <= 0 and POOLS.pool(nxt).free_now():
+                    return False, nxt.name
+            left = end - time.monotonic()
+            if left <= 0:
+                return False, None
+            if pool.acquire(timeout=min(0.25, left)):
+                return True, None
+
     def _make_room(self, dep: Deployment) -> None:
         lock = POOLS.switch_locks.setdefault(dep.server_key, threading.Lock())
         with lock:

@@ -77,6 +77,21 @@ class LLMFailure(RuntimeError):
         self.records = records
 
 
+class PermanentLLMFailure(LLMFailure):
+    """No retry can help: a configuration, privacy or request error (a privacy refusal, a permanent provider error,
+    a prompt that fits no deployment, the spend cap). Assets fail without Dagster's retries."""
+
+
+# Outcomes that no later attempt of the same call can change.
+PERMANENT_OUTCOMES = frozenset({"privacy_refused", "permanent_error", "context_too_small", "spend_cap"})
+
+
+def all_permanent(records: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> bool:
+    """Whether every failed attempt of these records ended in a permanent outcome (and there was one)."""
+    failed = [r for r in records if r.get("outcome") not in ("ok", "cached")]
+    return bool(failed) and all(r.get("outcome") in PERMANENT_OUTCOMES for r in failed)
+
+
 class CompletionClient(Protocol):
     """What assets depend on. `LLMRouter` (the Dagster resource) and `FakeLLM` (tests) implement it."""
 

@@ -77,6 +77,15 @@ def _record_for(deployment: "Deployment", ctx: "CallContext") -> "CaseRecord":
         raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and case.yaml of {record.case_id} lists "
                                               "no parties: without them names cannot be found (no offline "
                                               "named-entity model), so the case may not use external routes")
+    declarant = next((p for p in record.parties if p.role == "declarant"), None)
+    if declarant is None or not (declarant.name or "").strip():
+        # The declarant's name is the one most often written in the documents; without it in case.yaml it would
+        # go out in clear wherever a document spells it.
+        raise PrivacyRefusal(deployment.name, f"{where} requires redaction, and case.yaml of {record.case_id} "
+                                              + ("names no declarant" if declarant is None else
+                                                 "gives the declarant no name")
+                                              + ": the declarant's name could not be redacted, so the case may not "
+                                                "use external routes")
     return record
 
 

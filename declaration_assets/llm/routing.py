@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .litellm_config import (check_params, env_ref_name, expand_model_list, is_env_ref, known_price,
+                             normalize_deployment)
 from .routing_file import routes_path
 
 MIN_JUDGES = 3
@@ -131,6 +133,7 @@ class Deployment(_Strict):
     retry: Retry = Field(default_factory=Retry)
     cooldown: Cooldown = Field(default_factory=Cooldown)
     cost: Cost | None = None
+    free: bool = Field(default=False, description="says explicitly that a non-local deployment costs nothing")
     disable_thinking: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict, description="extra request fields for the server")
     litellm_params: dict[str, Any] = Field(default_factory=dict, description="provider parameters, e.g. aws_region_name")
@@ -160,16 +163,47 @@ class Deployment(_Strict):
             raise ValueError(f"model {v!r} needs a LiteLLM provider prefix (openai/, ollama_chat/, hosted_vllm/, bedrock/converse/, openrouter/)")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _litellm_keys(cls, data: Any) -> Any:
+        """LiteLLM's key names (litellm_params.max_tokens, input_cost_per_token, num_retries, ...) read as this
+        file's (`litellm_config.py`); then a non-local deployment without a price takes LiteLLM's bundled price
+        map, or is refused: a paid route registered at $0 would escape the spend cap."""
+        if not isinstance(data, dict):
+            return data
+        data = normalize_deployment(data)
+        if data.get("cost") is None and not data.get("free") and data.get("privacy") in ("private_cloud", "external"):
+            model = data.get("model")
+            price = known_price(model) if isinstance(model, str) else None
+            if price is None:
+                raise ValueError(
+                    f"no price for {model!r}: LiteLLM's price map does not know it, and a deployment whose data "
+                    f"goes {data['privacy']} may be paid. Set cost: {{input_per_1k: ..., output_per_1k: ...}} (or "
+                    "input_cost_per_token/output_cost_per_token), or free: true if it costs nothing")
+            data["cost"] = {"input_per_1k": price[0] * 1000, "output_per_1k": price[1] * 1000}
+        return data
+
+    @field_validator("api_base")
+    @classmethod
+    def _has_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://", v.strip(), re.IGNORECASE):
+            raise ValueError(
+                f"api_base {v!r} has no scheme: write http://host:port or https://... (OLLAMA_HOST is Ollama's own "
+                "bind address, often 0.0.0.0:11434; point api_base at OLLAMA_API_BASE, as LiteLLM does)")
+        return v
+
     @field_validator("litellm_params")
     @classmethod
     def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        bad = sorted(k for k in v if "key" in k.lower() or "secret" in k.lower() or "token" in k.lower())
-        if bad:
-            raise ValueError(f"secrets do not belong in the routing file ({', '.join(bad)}): use api_key_env")
+        problems = check_params(v)
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "Deployment":
+        if self.free and self.cost is not None and (self.cost.input_per_1k > 0 or self.cost.output_per_1k > 0):
+            raise ValueError("free: true and a non-zero cost contradict each other")
         if self.model.startswith("openrouter/") and self.privacy != "external":
             raise ValueError("openrouter deployments send data outside: privacy must be 'external'")
         if self.ollama is not None and not self.is_ollama:
@@ -288,11 +322,29 @@ def _format_errors(path: Path, err: ValidationError) -> str:
     return f"{path}: invalid routing file\n" + "\n".join(lines)
 
 
+def _address_refs(value: Any) -> Any:
+    """`api_base: os.environ/VAR` (LiteLLM's spelling) read like `${VAR}`: an address is not a secret, so it is
+    resolved when the file is loaded and checked like any other api_base."""
+    if isinstance(value, dict):
+        return {k: (f"${{{env_ref_name(v)}}}" if k == "api_base" and is_env_ref(v) else _address_refs(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_address_refs(v) for v in value]
+    return value
+
+
 def parse_routes(raw: Any, path: Path, env: dict[str, str] | None = None) -> RoutingFile:
     if not isinstance(raw, dict):
         raise RoutingFileError(f"{path}: the routing file must be a mapping with keys default, deployments, model_configs")
+    # LiteLLM's model_list (pasted or pointed at) first, so that its entries are interpolated like the rest.
     try:
-        data = interpolate(raw, env)
+        data, problems = expand_model_list(raw, path)
+    except ValueError as e:
+        raise RoutingFileError(f"{path}: invalid routing file\n  {e}") from None
+    if problems:
+        raise RoutingFileError(f"{path}: invalid routing file\n" + "\n".join(f"  {p}" for p in problems))
+    try:
+        data = interpolate(_address_refs(data), env)
     except KeyError as e:
         raise RoutingFileError(f"{path}: environment variable {e.args[0]} is not set and has no ${{VAR:-default}}") from None
     deps = data.get("deployments")

@@ -67,6 +67,14 @@ class ServerSlots:
             self._threads.release()
             raise
 
+    def free_now(self) -> bool:
+        """Whether a slot is free at this instant (taken and given back at once; the answer may be stale a moment
+        later, which only means the caller queues there instead)."""
+        if not self.acquire(timeout=0):
+            return False
+        self.release()
+        return True
+
     def release(self) -> None:
         fd = getattr(self._held, "fd", None)
         if fd is None:

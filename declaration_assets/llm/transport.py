@@ -139,6 +139,19 @@ def _socket_of(resp: httpx.Response | None) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+def _widen_read_timeout(resp: httpx.Response | None, seconds: float) -> None:
+    """Let every later read of the body wait up to `seconds`.
+
+    `stream_timeout` is one HTTP read timeout for the wait for the headers *and* every gap between chunks. Set to
+    the first-token deadline, it would cut a healthy stream whose gaps exceed that but are within `stall_s`. Once
+    the headers are in, the watchdog holds the socket and enforces the stall and total deadlines exactly, so the
+    read timeout of the body becomes a backstop at the longer of the two waits. httpcore reads the timeout from
+    the request's `timeout` extension when the body iteration starts, which has not happened yet here."""
+    timeouts = resp.request.extensions.get("timeout") if resp is not None else None
+    if isinstance(timeouts, dict) and timeouts.get("read") is not None and timeouts["read"] < seconds:
+        timeouts["read"] = seconds
+
+
 def _close(wrapper: Any, resp: httpx.Response | None) -> None:
     for closer in (getattr(getattr(wrapper, "completion_stream", None), "close", None), getattr(resp, "close", None)):
         if closer is not None:
@@ -252,11 +265,7 @@ def stream_completion(
     start = time.monotonic()
     first_deadline = min(start + first_token_s, total_deadline)
     first_reason = "deadline_first_token" if start + first_token_s <= total_deadline else total_reason
-    # The HTTP read timeout bounds the wait for the headers *and* every gap between chunks, so it must allow the
-    # longer of the two waits: set to the first-token deadline alone, it would cut a healthy stream whose gaps are
-    # longer than that but within `stall_s`. The watchdog enforces each deadline exactly; the read timeout is the
-    # backstop for a transport whose socket cannot be reached.
-    read_timeout = max(0.05, min(max(first_token_s, stall_s), total_deadline - start))
+    read_timeout = max(0.05, first_deadline - start)
     dog = _Watchdog()
     dog.arm(first_deadline, first_reason)
     wrapper: Any = None
@@ -273,6 +282,7 @@ def stream_completion(
             wrapper = litellm.completion(**kwargs, stream=True, stream_timeout=read_timeout)
             resp = _http_response(wrapper)
             dog.arm(first_deadline, first_reason, _socket_of(resp))
+            _widen_read_timeout(resp, min(max(first_token_s, stall_s), max(0.05, total_deadline - start)))
             if capture_ollama:
                 _hook_ollama_final(wrapper, ollama_final)
             for chunk in wrapper:

@@ -35,15 +35,47 @@ LLM_POOL = "llm_embedded"  # the packaged embedded llama.cpp server
 
 
 INTERRUPTED_METADATA_KEY = "interrupted"
+PERMANENT_METADATA_KEY = "permanent_failure"
+NOT_RETRIED = "a permanent failure, not retried: fix the cause, then run again"
+
+
+def permanent_errors() -> tuple[type[BaseException], ...]:
+    """Errors no retry of the step can change: an invalid routing file, a bad case.yaml (a missing party
+    included), a privacy refusal, an LLM failure whose every attempt was permanent."""
+    from ..cases.models import CaseFileError
+    from ..llm.models import PermanentLLMFailure
+    from ..llm.privacy_gate import PrivacyRefusal
+    from ..llm.routing import RoutingFileError
+
+    return (RoutingFileError, CaseFileError, PrivacyRefusal, PermanentLLMFailure)
+
+
+def permanent_failure(description: str, metadata: dict | None = None) -> dg.Failure:
+    """A step failure that the assets' `RetryPolicy` does not retry; the message says so."""
+    return dg.Failure(description=f"{description} ({NOT_RETRIED})",
+                      metadata={**(metadata or {}), PERMANENT_METADATA_KEY: True}, allow_retries=False)
+
+
+def llm_failure(description: str, records: "tuple[dict, ...] | list[dict]", metadata: dict | None = None) -> dg.Failure:
+    """The failure of an asset whose LLM calls all failed: retried by the policy only when some attempt failed
+    for a reason that may pass (a hung or overloaded server); not when every attempt was refused or permanent."""
+    from ..llm.models import all_permanent
+
+    if all_permanent(records):
+        return permanent_failure(description, metadata)
+    return dg.Failure(description=description, metadata=metadata or {})
 
 
 @contextlib.contextmanager
 def stop_on_interrupt() -> Iterator[None]:
     """A step stopped by SIGINT or SIGTERM (Ctrl-C, a platform shutting the worker down) fails at once, without
     the retry policy's retries: the user or the platform asked for it to stop. Dagster raises the interruption
-    inside the step; without this, `LLM_RETRY_POLICY` would run the step again."""
+    inside the step; without this, `LLM_RETRY_POLICY` would run the step again. Permanent errors
+    (`permanent_errors()`) raised inside fail the same way, their message saying they are not retried."""
     try:
         yield
+    except permanent_errors() as e:
+        raise permanent_failure(f"{type(e).__name__}: {e}") from e
     except dg.DagsterExecutionInterruptedError as e:
         raise dg.Failure(description="interrupted by SIGINT/SIGTERM: not retried",
                          metadata={INTERRUPTED_METADATA_KEY: True}, allow_retries=False) from e

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..cases.models import CaseRecord, Party
-from .recognizers import a_number_key, phone_key, street_key
+from .recognizers import a_number_key, phone_key, postal_key, postal_pattern, street_key
 from .text import (
     BEFORE,
     AFTER,
@@ -310,6 +310,13 @@ def build_catalog(record: CaseRecord) -> CaseCatalog:
                 bkey = cat.entity(street_key(first), "ADDRESS", first)
                 cat.terms.append(Term(base, bkey, "ADDRESS", first, PRIORITY_DERIVED))
                 cat.needles.append(("ADDRESS", first))
+            if a.postal_code and a.postal_code.strip():
+                # The postal code is its own entity: "[ADDRESS_1], Tucson, AZ 85705" would still narrow the street
+                # down to a few blocks. City and state stay (docs/PRIVACY.md).
+                code = a.postal_code.strip()
+                zkey = cat.entity(postal_key(code), "ADDRESS", code)
+                cat.terms.append(Term(postal_pattern(code), zkey, "ADDRESS", code, PRIORITY_LISTED))
+                cat.needles.append(("ADDRESS", code))
         for phone in p.phones:
             key = cat.entity(phone_key(phone), "PHONE", phone)
             ds = digits(phone)

@@ -77,6 +77,21 @@ def street_key(text: str) -> str:
     return "addr:" + " ".join(out)
 
 
+def postal_key(code: str) -> str:
+    """'85705', '85705-1234' and '85705 1234' are one ZIP code; other postal codes compare by letters and digits."""
+    alnum = "".join(c for c in code.upper() if c.isalnum())
+    return f"zip:{alnum[:5] if alnum.isdigit() and len(alnum) in (5, 9) else alnum}"
+
+
+def postal_pattern(code: str) -> str:
+    """A listed postal code as a whole token: a US ZIP with or without its +4 extension; other codes with any
+    spacing or hyphen between their letters and digits ('SW1A 1AA', 'sw1a1aa')."""
+    alnum = "".join(c for c in code if c.isalnum())
+    if alnum.isdigit() and len(alnum) in (5, 9):
+        return rf"(?<![\w-]){re.escape(alnum[:5])}(?:[\s-]?\d{{4}})?(?![\w-])"
+    return r"(?<![\w-])" + r"[\s-]?".join(re.escape(c) for c in alnum) + r"(?![\w-])"
+
+
 @dataclass(frozen=True)
 class Recognizer:
     kind: str

@@ -22,6 +22,8 @@ def deployment(api_base: str, *, model: str = "openai/fault-model", total: float
         "retry": {"attempts": retries, "backoff_s": 0.05, "max_backoff_s": 0.2},
     }
     dep.update(extra)
+    if dep["privacy"] != "local" and "cost" not in dep and "input_cost_per_token" not in dep.get("litellm_params", {}):
+        dep.setdefault("free", True)  # fault servers charge nothing; non-local routes must say so (or give a price)
     return dep
 
 

@@ -170,8 +170,8 @@ def test_gate_rules() -> None:
     ctx = CallContext(case_id="c-0001", asset="draft", model_config="default")
     msgs = [{"role": "user", "content": "x"}]
     local = Deployment(name="l", model="openai/m", context_window=10, privacy="local")
-    cloud = Deployment(name="c", model="bedrock/converse/m", context_window=10, privacy="private_cloud")
-    cloud_r = Deployment(name="cr", model="bedrock/converse/m", context_window=10, privacy="private_cloud", require_redaction=True)
+    cloud = Deployment(name="c", model="bedrock/converse/m", context_window=10, privacy="private_cloud", free=True)
+    cloud_r = Deployment(name="cr", model="bedrock/converse/m", context_window=10, privacy="private_cloud", require_redaction=True, free=True)
     out, restore = protect_outbound(msgs, local, ctx)
     assert out == msgs and restore("a") == "a"
     assert protect_outbound(msgs, cloud, ctx)[0] == msgs
@@ -182,7 +182,7 @@ def test_gate_rules() -> None:
     cloud_off = cloud_r.model_copy(update={"name": "cr-off", "redaction": False})
     with pytest.raises(PrivacyRefusal, match=r"'cr-off'.*require_redaction: true.*\(redaction: false\)"):
         protect_outbound(msgs, cloud_off, ctx)
-    ext_off = Deployment(name="x-off", model="openrouter/m", context_window=10, privacy="external", redaction=False)
+    ext_off = Deployment(name="x-off", model="openrouter/m", context_window=10, privacy="external", redaction=False, free=True)
     with pytest.raises(PrivacyRefusal, match=r"'x-off'.*privacy 'external'.*\(redaction: false\)"):
         protect_outbound(msgs, ext_off, ctx)
     # where no redaction is required the switch changes nothing
@@ -191,7 +191,7 @@ def test_gate_rules() -> None:
 
 
 def test_openrouter_requests_deny_data_collection() -> None:
-    dep = Deployment(name="or", model="openrouter/x/y", context_window=1000, privacy="external",
+    dep = Deployment(name="or", model="openrouter/x/y", context_window=1000, privacy="external", free=True,
                      extra_body={"provider": {"order": ["a"]}})
     kw = build_request(dep, [{"role": "user", "content": "x"}], PROMPT, 16, None)
     assert kw["extra_body"]["provider"] == {"order": ["a"], "data_collection": "deny"}

@@ -45,7 +45,7 @@ def _routes(tmp_path, api_base: str, tokenizer: str, window: int):
 
     model = "hosted_vllm/fault-model" if tokenizer == "vllm" else "openai/fault-model"
     dep = {"model": model, "api_base": api_base, "api_key_env": "PRIVACY_TEST_KEY", "context_window": window,
-           "privacy": "external", "tokenizer": tokenizer, "retry": {"attempts": 0},
+           "privacy": "external", "free": True, "tokenizer": tokenizer, "retry": {"attempts": 0},
            "deadlines": {"total_s": 20, "first_token_s": 10, "stall_s": 10}}
     data = {"default": "default", "deployments": {"remote": dep},
             "model_configs": {"default": {"drafter": ["remote"], "judges": [["remote"]] * 3, "guard": ["remote"]}}}
