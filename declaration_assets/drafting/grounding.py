@@ -77,6 +77,9 @@ _CAPITALIZED_OK = frozenset({
     "I", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
     "God", "English", "Spanish", "Ex",
+    # Plural weekdays and holidays: an English declaration names them however the (Spanish) notes do.
+    "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays",
+    "Christmas", "Eve", "Easter", "Thanksgiving", "New", "Year", "Year's", "Holy", "Week", "Mother's", "Day",
 })
 
 
