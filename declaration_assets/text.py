@@ -251,7 +251,9 @@ def vocabulary(texts: Iterable[str]) -> set[str]:
 @lru_cache(maxsize=256)
 def _vocabulary_of(text: str) -> frozenset[str]:
     out: set[str] = set()
-    for w in {m.group(0) for m in WORD_RE.finditer(text)}:
+    tokens = {m.group(0) for m in WORD_RE.finditer(text)}
+    tokens |= {part for t in tokens if "-" in t for part in t.split("-") if part}  # "Ruiz-Salcedo" vouches for both
+    for w in tokens:
         variants = name_variants(w)
         out |= variants
         for v in variants:  # multi-word state names count word by word ("NM" vouches for "New" and "Mexico")

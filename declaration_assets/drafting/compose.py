@@ -350,7 +350,8 @@ def best_source(
     return choice
 
 
-_QUOTE_MARK_RE = re.compile(r"(?<![A-Za-z\u00C0-\u024F])'|'(?![A-Za-z\u00C0-\u024F])")  # not an apostrophe
+# A quotation mark, not an apostrophe: "didn't" and a plural possessive ("the traffickers' control") stay.
+_QUOTE_MARK_RE = re.compile(r"(?<![A-Za-z\u00C0-\u024F])'|(?<![sS])'(?![A-Za-z\u00C0-\u024F])")
 
 
 def balance_quotes(text: str) -> str:

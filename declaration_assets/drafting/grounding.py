@@ -77,6 +77,9 @@ _CAPITALIZED_OK = frozenset({
     "I", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
     "God", "English", "Spanish", "Ex",
+    # Plural weekdays and holidays: an English declaration names them however the (Spanish) notes do.
+    "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays",
+    "Christmas", "Eve", "Easter", "Thanksgiving", "New", "Year", "Year's", "Holy", "Week", "Mother's", "Day",
 })
 
 
@@ -98,7 +101,7 @@ def unsupported_terms(sentence: str, evidence_text: str, record: GroundingRecord
         if record is None:
             if fold(w) not in fold(evidence_text):
                 missing.append(w)
-        elif not all(record_knows_word(part, vocab) for part in re.split(r"-", w)
+        elif not record_knows_word(w, vocab) and not all(record_knows_word(part, vocab) for part in re.split(r"-", w)
                      if len(part) > 1 and not any(ch.isdigit() for ch in part)):  # numbers are checked above
             missing.append(w)
     return missing
@@ -128,13 +131,15 @@ def _normalised(ws: list[str]) -> list[str]:
 
 def swapped_subject(body: str, sources: Sequence[str], other_subjects: frozenset[str] = frozenset(),
                     span: int = 3) -> bool:
-    """True when the sentence says "I <clause>" where its passages say "he/she/<another party> <clause>" and none
+    """True when the sentence says "I <clause>" where its passages say "he/<another party> <clause>" and none
     says "I <clause>": "he was kind and funny" must not become "I was kind and funny"."""
     said = _normalised(words(strip_citations(body)))
     clauses = [tuple(said[i + 1:i + 1 + span]) for i, w in enumerate(said) if w == "i" and i + span < len(said)]
     if not clauses:
         return False
-    subjects = {"he", "she"} | set(other_subjects)
+    # "he" and the other parties' names: never the declarant. "she" may be the declarant herself in a report or a
+    # letter about her ("she could not breathe" -> "I could not breathe" is her account, not a swap).
+    subjects = {"he"} | set(other_subjects)
     for clause in clauses:
         other = mine = False
         for text in sources:

@@ -41,7 +41,7 @@ PROFILES: dict[str, DraftingProfile] = {
         passage_chars=900, continuations=0, case_facts=False,
     ),
     "capable": DraftingProfile(
-        name="capable", prompt="capable", evidence_per_element=60, evidence_per_call=60, k_per_query=20,
+        name="capable", prompt="capable", evidence_per_element=100, evidence_per_call=100, k_per_query=40,
         max_tokens=4096, passage_chars=4000, continuations=3, case_facts=True,
     ),
 }

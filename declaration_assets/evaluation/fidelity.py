@@ -71,7 +71,7 @@ def seeds_for(case_id: str, sentences: list[ReferenceSentence], others: dict[str
     at = lambda i: elements[i % len(elements)]  # noqa: E731
     out = [
         Seed("invented_name_or_number", at(0), "My friend Samuel Lindqvist drove me to the shelter that night {cite}."),
-        Seed("invented_name_or_number", at(1), "He made me pay him 4,750 dollars every month {cite}."),
+        Seed("invented_name_or_number", at(1), "He made me pay him 7,385 dollars every month {cite}."),
         Seed("third_party_i", at(1), f"I have known {first} for many years, and I saw the bruises on her arms {{cite}}."),
         Seed("third_party_i", at(2), f"I am writing this letter in support of {first}'s application {{cite}}."),
         Seed("third_person_narration", at(1), f"Ms. {surname} told the officer that she was afraid to go home {{cite}}."),
@@ -84,9 +84,9 @@ def seeds_for(case_id: str, sentences: list[ReferenceSentence], others: dict[str
     other_case = next(iter(others.values()), [])
     for s in other_case[:2]:
         out.append(Seed("other_case_facts", s.element_id if s.element_id in elements else at(0), s.text))
-    swaps = [s for s in sentences if re.match(r"^(He|She)\s+\w+", s.text)][:2]
+    swaps = [s for s in sentences if re.match(r"^He\s+\w+", s.text)][:2]
     for s in swaps:
-        swapped = re.sub(r"^(He|She)\b", "I", s.text)
+        swapped = re.sub(r"^He\b", "I", s.text)
         swapped = re.sub(r"\bme\b", "him", swapped)
         out.append(Seed("swapped_subject", s.element_id, swapped))
     # One element's paragraph served again under another element.

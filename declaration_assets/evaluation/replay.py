@@ -135,6 +135,13 @@ class ReplayServer:
         return "drafter", self._draft(system + "\n" + user)
 
     def _element(self, prompt: str) -> str | None:
+        # The element the prompt is for: its "Section: <title>." line (capable) or "notes about <title>." (small);
+        # only then any title in the text (case facts or a must-show text may name another element).
+        by_title = {t.casefold(): eid for eid, t in self.titles.items()}
+        for m in re.finditer(r"^Section: (.+?)\.$|notes about (.+?)\.", prompt, re.M):
+            eid = by_title.get((m.group(1) or m.group(2)).strip().casefold())
+            if eid:
+                return eid
         folded = prompt.casefold()
         found = [(len(t), eid) for eid, t in self.titles.items() if t.casefold() in folded]
         return max(found)[1] if found else None

@@ -22,6 +22,7 @@ from ..drafting.compose import (
     names_declarant, normalize_citations, parse_citations, split_sentences, strip_citations, third_party_documents,
 )
 from ..drafting.models import Citation
+from ..drafting.pipeline import stopped_at_limit
 from ..drafting.models import Draft, Section
 from ..extraction.models import ExtractedCase
 from ..guards.facts import fold
@@ -231,6 +232,12 @@ def rewrite_flagged(
                                                   outcome="failed", before=before, error=str(e)[:500]))
             continue
         result.records.extend(completion.records)
+        if stopped_at_limit(completion, settings.max_tokens):
+            # A rewrite cut off at its token limit would replace a whole section with part of one.
+            result.rewrites.append(SectionRewrite(section_key=t.section_key, title=t.title, reasons=list(t.reasons),
+                                                  outcome="empty", before=before, deployment=completion.deployment,
+                                                  error="the rewrite stopped at its token limit; the section is kept"))
+            continue
         # The drafting stage's voice checks apply to rewrites too: a rewrite is no back door for copied evidence,
         # third-person notes, chatter or uncited text. Names, dates and numbers are then checked by the guards.
         valid = existing_citations(current.exhibits)

@@ -47,9 +47,18 @@ def test_names_and_numbers_are_checked_against_the_whole_record_with_normalisati
     assert unsupported_terms("Mr. Benítez's truck was there.", "Ricardo Benitez", g) == []
     # Invented names and numbers are still refused.
     assert unsupported_terms("Samuel Lindqvist paid 4,750 dollars.", INTAKE, g) == ["4", "750", "Lindqvist"]
+    # Holidays and plural weekdays are English words for what Spanish notes call "Nochebuena" or "domingos".
+    assert unsupported_terms("After Christmas Eve dinner he came on Sundays.", "Nochebuena, los domingos", g) == []
     # A lower-case "in" of the passage is no "IN" (Indiana) abbreviation: the state stays unknown.
     assert unsupported_terms("We drove to Indiana in 2018.", "we drove in the car in 2018", g) == ["Indiana"]
     assert numbers_in("veinte y forty-five 0142") == {"20", "45", "142", "40", "5"}
+
+
+def test_a_plural_possessive_is_no_unpaired_quotation_mark():
+    from declaration_assets.drafting.compose import balance_quotes
+
+    assert balance_quotes("I stayed under the traffickers' control.") == "I stayed under the traffickers' control."
+    assert balance_quotes("he took my passport 'for copies.") == "he took my passport for copies."
 
 
 def test_abbreviations_never_split_sentences():

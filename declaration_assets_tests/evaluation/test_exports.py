@@ -122,3 +122,21 @@ def test_versions_never_overwrite_and_latest_points_to_the_newest(tmp_path, rout
     assert (base / "latest" / "declaration.docx").is_file()
     with pytest.raises(FileExistsError):
         write_new(second.folder / "declaration.md", "overwrite attempt")
+
+
+def test_review_notes_follow_the_exhibit_list_for_the_attorney(tmp_path, routes):
+    from declaration_assets.exports.layout import REVIEW_NOTES_TITLE
+    from declaration_assets.exports.markdown import render_markdown
+
+    d = make_draft()
+    d.section_for("abuse").review_notes = [
+        "dropped (staff_note): Staff to confirm with a FOIA request [Ex. A, p. 1].",
+        "unverified (passages in another language; support not verified): He hit me [Ex. A, p. 2].",
+    ]
+    prov = make_provenance("vawa-0002", "default", "run-1", "draft-v1", routing_file=routes)
+    md = render_markdown(d, status="READY", reasons=[], provenance=prov)
+    notes_at, exhibits_at = md.index(f"## {REVIEW_NOTES_TITLE}"), md.index("## Exhibit List")
+    assert notes_at > exhibits_at
+    assert "**Battery or Extreme Cruelty**" in md[notes_at:] and "- dropped (staff_note): Staff to confirm" in md
+    # Without notes, no section.
+    assert REVIEW_NOTES_TITLE not in render_markdown(make_draft(), status="READY", reasons=[], provenance=prov)

@@ -264,3 +264,30 @@ def test_a_rewrite_is_held_to_the_drafting_voice_checks():
     assert voice_checked(copied, valid, dropped) == copied
     assert voice_checked(copied, valid, dropped, others_pages=[letter]) == ""
     assert dropped["third_party_voice"] == 2
+
+
+def test_a_rewrite_cut_off_at_its_token_limit_never_replaces_a_section(env):
+    from declaration_assets.cases.models import load_case_record
+    from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
+    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.llm.models import CallContext, Completion
+
+    _, extracted, d = env
+    record = load_case_record(CASES / CASE / "case.yaml")
+    report = guard_draft(d, record, extracted)
+
+    class Cut:
+        def complete(self, role, prompt, ctx):
+            return Completion(text="I was hit by him at home [Ex. A, p. 1].", role=role, model_config="default",
+                              deployment="fake", evidence_used=len(prompt.evidence), evidence_dropped=0,
+                              finish_reason="length")
+
+    result = rewrite_flagged(
+        d, report, judge_scores_for({"abuse": 1.0}), extracted, client=Cut(),
+        guard=lambda x: guard_draft(x, record, extracted),
+        ctx=CallContext(case_id=CASE, asset="guarded_declaration", model_config="default"),
+        must_show={}, settings=RewriteSettings(max_rewrites=1),
+    )
+    [rw] = result.rewrites
+    assert rw.outcome == "empty" and "token limit" in rw.error
+    assert result.declaration.section_for("abuse").paragraphs == d.section_for("abuse").paragraphs
