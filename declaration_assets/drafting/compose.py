@@ -78,11 +78,18 @@ def build_exhibits(documents: Sequence[DocumentInfo]) -> list[Exhibit]:
 
 
 def lettering_problems(documents: Sequence[DocumentInfo]) -> list[str]:
-    """Where the documents' letters differ from A, B, C... in sorted file-name order (empty when consistent)."""
+    """Where two documents share a letter or a letter is malformed (empty when consistent).
+
+    Letters come from the case's exhibit ledger (`extraction/letters.py`): assigned once, so a fixed or added
+    document keeps or gets its own letter and file order no longer decides them.
+    """
     problems = []
-    for i, d in enumerate(sorted(documents, key=lambda d: d.name)):
-        if d.exhibit != exhibit_letter(i):
-            problems.append(f"{d.name}: lettered {d.exhibit}, expected {exhibit_letter(i)} in document order")
+    holders: dict[str, list[str]] = {}
+    for d in sorted(documents, key=lambda d: d.name):
+        if not re.fullmatch(r"[A-Z]{1,3}", d.exhibit or ""):
+            problems.append(f"{d.name}: exhibit letter {d.exhibit!r} is not a letter")
+        holders.setdefault(d.exhibit, []).append(d.name)
+    problems += [f"exhibit {letter} is held by {', '.join(names)}" for letter, names in holders.items() if len(names) > 1]
     return problems
 
 

@@ -41,8 +41,11 @@ def test_exhibits_sorted_by_letter_and_lettering_checked():
     exhibits = build_exhibits(list(reversed(docs)))
     assert [e.letter for e in exhibits][:3] == ["A", "B", "C"] and exhibits[-1].letter == "AB"
     assert lettering_problems(docs) == []
+    # Letters come from the case's ledger: out of file order is fine, a shared or malformed letter is not.
     swapped = [docs[1].model_copy(update={"exhibit": "A"}), docs[0].model_copy(update={"exhibit": "B"})]
-    assert len(lettering_problems(swapped)) == 2
+    assert lettering_problems(swapped) == []
+    shared = [docs[0], docs[1].model_copy(update={"exhibit": "A"}), docs[2].model_copy(update={"exhibit": "a1"})]
+    assert lettering_problems(shared) == ["02.pdf: exhibit letter 'a1' is not a letter", "exhibit A is held by 00.pdf, 01.pdf"]
 
 
 def test_existing_citations_cover_every_page_of_every_exhibit():
