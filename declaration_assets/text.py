@@ -310,3 +310,26 @@ def language_of(text: str) -> str:
     best = max(counts, key=lambda k: counts[k])
     total = sum(counts.values())
     return best if total >= 5 and counts[best] >= 0.6 * total else "und"
+
+
+# Language names for the declaration's certificate of translation and the exhibit list's translation notes.
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole", "zh": "Chinese",
+    "vi": "Vietnamese", "ko": "Korean", "tl": "Tagalog", "ar": "Arabic", "ru": "Russian", "hi": "Hindi",
+    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'", "de": "German", "it": "Italian",
+    "nl": "Dutch", "pl": "Polish", "ro": "Romanian", "fa": "Persian", "so": "Somali", "am": "Amharic",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code.lower(), code)
+
+
+def translation_note(languages: list[str]) -> str | None:
+    """'Spanish: certified translation required' for an exhibit with non-English pages (None when all English).
+    Every foreign-language document filed with USCIS needs a full English translation certified by the translator
+    (8 CFR 103.2(b)(3))."""
+    foreign = [language_name(lang) for lang in languages if lang.lower() not in ("en", "und")]
+    if not foreign:
+        return None
+    return f"{', '.join(foreign)}: certified translation required"

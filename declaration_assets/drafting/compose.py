@@ -26,6 +26,7 @@ from ..text import (  # noqa: F401  (re-exported: the shared text helpers drafti
     fold,
     has_first_person,
     is_staff_note,
+    language_name,
     language_of,
     numbers_in,
     record_knows_word,
@@ -549,11 +550,6 @@ def compose_paragraph(
 # ---------------------------------------------------------------------------------------------------------------
 # Sections
 
-LANGUAGE_NAMES = {
-    "en": "English", "es": "Spanish", "fr": "French", "pt": "Portuguese", "ht": "Haitian Creole",
-    "zh": "Chinese", "vi": "Vietnamese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tl": "Tagalog",
-    "hi": "Hindi", "uk": "Ukrainian", "fa": "Persian", "so": "Somali", "am": "Amharic",
-}
 
 
 _COUNTRIES_WITH_THE = {
@@ -568,9 +564,6 @@ def country_phrase(country: str) -> str:
     c = country.strip()
     return f"the {c}" if c.lower() in _COUNTRIES_WITH_THE else c
 
-
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code.lower(), code)
 
 
 def introduction(record: CaseRecord, req: CaseRequirements) -> Section:

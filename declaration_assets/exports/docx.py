@@ -16,17 +16,17 @@ from docx.shared import Pt, RGBColor
 
 from ..drafting.models import Draft
 from .layout import (
-    REVIEW_NOTES_TITLE,
-    review_notes,
     ATTESTATION,
-    TRANSLATION_TITLE,
+    RECORD_NOTES_TITLE,
     REVIEW_NOTES_TITLE,
+    TRANSLATION_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
     signature_lines,
     translation_certificate,
 )
+from .layout import review_notes as section_review_notes
 from .provenance import Provenance
 
 NUMBERED_STYLE = "List Number"
@@ -42,7 +42,7 @@ def _created(provenance: Provenance) -> datetime | None:
 
 def render_docx(
     draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None,
-    review_notes: Sequence[str] = (),
+    record_notes: Sequence[str] = (),
 ) -> bytes:
     doc = docx.Document()
     props = doc.core_properties
@@ -73,9 +73,9 @@ def render_docx(
         run.font.color.rgb = RGBColor(0xB0, 0x00, 0x00)
         for r in reasons:
             doc.add_paragraph(r, style="List Bullet")
-    if review_notes:
-        doc.add_paragraph().add_run(REVIEW_NOTES_TITLE).bold = True
-        for note in review_notes:
+    if record_notes:
+        doc.add_paragraph().add_run(RECORD_NOTES_TITLE).bold = True
+        for note in record_notes:
             doc.add_paragraph(note, style="List Bullet")
 
     for section in numbered_sections(draft):
@@ -99,7 +99,7 @@ def render_docx(
     doc.add_heading("Exhibit List", level=2)
     for e in draft.exhibits:
         doc.add_paragraph(exhibit_line(e), style="List Bullet")
-    notes = review_notes(draft)
+    notes = section_review_notes(draft)
     if notes:
         doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         doc.add_heading(REVIEW_NOTES_TITLE, level=2)

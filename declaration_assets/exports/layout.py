@@ -8,13 +8,8 @@ import re
 from dataclasses import dataclass
 
 from ..drafting.models import Draft, Exhibit
+from ..text import LANGUAGE_NAMES, language_name, translation_note  # noqa: F401 (re-exported)
 
-LANGUAGE_NAMES = {
-    "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole", "zh": "Chinese",
-    "vi": "Vietnamese", "ko": "Korean", "tl": "Tagalog", "ar": "Arabic", "ru": "Russian", "hi": "Hindi",
-    "uk": "Ukrainian", "qu": "Quechua", "mam": "Mam", "quc": "K'iche'", "de": "German", "it": "Italian",
-    "nl": "Dutch", "pl": "Polish", "ro": "Romanian",
-}
 
 ATTESTATION = (
     "I declare under penalty of perjury under the laws of the United States of America that the foregoing "
@@ -22,7 +17,7 @@ ATTESTATION = (
 )
 # The case record's problems the attorney must fix before filing (unreliable scans, unreadable files): shown
 # above the declaration, not part of it.
-REVIEW_NOTES_TITLE = "Review notes on the case record (not part of the declaration):"
+RECORD_NOTES_TITLE = "Review notes on the case record (not part of the declaration):"
 BLANK = "_" * 32
 SHORT_BLANK = "_" * 16
 
@@ -52,10 +47,6 @@ class NumberedSection:
     paragraphs: list[tuple[int, str]]  # (paragraph number, text); numbering runs through the whole declaration
 
 
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code.lower(), code)
-
-
 def needs_translation_certificate(language: str) -> bool:
     return language.lower() not in ("en", "eng", "english")
 
@@ -74,16 +65,6 @@ def numbered_sections(draft: Draft) -> list[NumberedSection]:
         if numbered:
             out.append(NumberedSection(title=s.title, kind=s.kind, paragraphs=numbered))
     return out
-
-
-def translation_note(languages: list[str]) -> str | None:
-    """'Spanish: certified translation required' for an exhibit with non-English pages (None when all English).
-    Every foreign-language document filed with USCIS needs a full English translation certified by the translator
-    (8 CFR 103.2(b)(3))."""
-    foreign = [language_name(lang) for lang in languages if lang.lower() not in ("en", "und")]
-    if not foreign:
-        return None
-    return f"{', '.join(foreign)}: certified translation required"
 
 
 def exhibit_line(e: Exhibit) -> str:

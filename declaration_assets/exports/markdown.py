@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from ..drafting.models import Draft
 from .layout import (
     ATTESTATION,
+    RECORD_NOTES_TITLE,
     REVIEW_NOTES_TITLE,
     TRANSLATION_TITLE,
-    REVIEW_NOTES_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
-    review_notes,
+    review_notes as section_review_notes,
     signature_lines,
     translation_certificate,
 )
@@ -43,7 +43,7 @@ def _front_matter(provenance: Provenance, status: str) -> list[str]:
 
 def render_markdown(
     draft: Draft, *, status: str, reasons: list[str], provenance: Provenance, filing: str | None = None,
-    review_notes: Sequence[str] = (),
+    record_notes: Sequence[str] = (),
 ) -> str:
     lines = _front_matter(provenance, status) + ["", f"# Declaration of {draft.declarant_name}", ""]
     if filing:
@@ -51,8 +51,8 @@ def render_markdown(
     if status != "READY":
         lines += [f"> **Status: {status}.** This draft must not be filed until these are resolved:"]
         lines += [f"> - {r}" for r in reasons] + [""]
-    if review_notes:
-        lines += [f"> **{REVIEW_NOTES_TITLE}**"] + [f"> - {n}" for n in review_notes] + [""]
+    if record_notes:
+        lines += [f"> **{RECORD_NOTES_TITLE}**"] + [f"> - {n}" for n in record_notes] + [""]
     for section in numbered_sections(draft):
         if section.kind != "introduction":
             lines += [f"## {section.title}", ""]
@@ -64,7 +64,7 @@ def render_markdown(
         text, blanks = translation_certificate(draft)
         lines += [f"## {TRANSLATION_TITLE}", "", text, ""] + [b + "  " for b in blanks] + [""]
     lines += ["## Exhibit List", ""] + [f"- {exhibit_line(e)}" for e in draft.exhibits] + [""]
-    notes = review_notes(draft)
+    notes = section_review_notes(draft)
     if notes:
         lines += ["---", "", f"## {REVIEW_NOTES_TITLE}", ""]
         for title, items in notes:

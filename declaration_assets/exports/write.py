@@ -35,18 +35,18 @@ def write_declaration_version(
     provenance: Provenance,
     filing: str | None = None,
     now: datetime | None = None,
-    review_notes: Sequence[str] = (),
+    record_notes: Sequence[str] = (),
 ) -> WrittenVersion:
     base = output_base(outputs_dir, provenance.case_id, provenance.model_config_name)
     folder = create_version_dir(base, provenance.run_id, now)
     prov = provenance.model_copy(update={"version": folder.name})
     md = render_markdown(draft, status=status, reasons=reasons, provenance=prov, filing=filing,
-                         review_notes=review_notes)
+                         record_notes=record_notes)
     files = {
         DECLARATION_MD: write_new(folder / DECLARATION_MD, md),
         DECLARATION_DOCX: write_new(
             folder / DECLARATION_DOCX, render_docx(draft, status=status, reasons=reasons, provenance=prov, filing=filing,
-                                                  review_notes=review_notes)
+                                                  record_notes=record_notes)
         ),
         PROVENANCE_JSON: write_new(folder / PROVENANCE_JSON, prov.model_dump_json(indent=2)),
     }

@@ -9,7 +9,7 @@ from ..cases.models import CaseFileError
 from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseStorage
 from ..orchestration.policies import permanent_failure
 from ..orchestration.ui import ui_attributes
-from ..privacy.references import track_extraction
+from .references import track_extraction
 from ..partitions import case_partitions
 from .metadata import extraction_metadata
 from .letters import ledger_path, load_ledger, save_ledger

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from ..exports.layout import translation_note
+from ..text import translation_note
 
 # One switch for every asset's text previews (DECLARATION_UI_PREVIEWS=0 for a shared UI): see docs/PRIVACY.md.
 from ..privacy.settings import previews_enabled  # noqa: F401

@@ -120,7 +120,7 @@ def guarded_declaration(
     written = write_declaration_version(
         settings.OUTPUTS_DIR, result.declaration, status=status, reasons=reasons, provenance=provenance,
         filing=f"In support of Form {requirements.form}, {requirements.title}",
-        review_notes=extracted_text.review_notes,
+        record_notes=extracted_text.review_notes,
     )
     value = GuardedDeclaration(
         case_id=case_id, model_config_name=model_config, status=status, reasons=reasons,

@@ -32,7 +32,7 @@ from typing import Any
 from .. import settings
 from ..cases.models import CASE_ID_PATTERN
 from ..llm.cache import case_keys as llm_cache_case_keys
-from . import references
+from ..extraction import references
 from . import settings as privacy_settings
 from .store import delete_map
 

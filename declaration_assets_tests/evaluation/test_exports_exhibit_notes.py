@@ -8,7 +8,7 @@ import docx
 
 from declaration_assets.drafting.compose import build_exhibits
 from declaration_assets.drafting.models import Exhibit
-from declaration_assets.exports.layout import REVIEW_NOTES_TITLE, exhibit_line, translation_note
+from declaration_assets.exports.layout import RECORD_NOTES_TITLE, exhibit_line, translation_note
 from declaration_assets.exports.provenance import make_provenance
 from declaration_assets.exports.write import write_declaration_version
 from declaration_assets.extraction.models import DocumentInfo
@@ -40,9 +40,9 @@ def test_markdown_and_docx_flag_foreign_exhibits_and_carry_review_notes(tmp_path
     prov = make_provenance("vawa-0002", "default", "run-1", "p", routing_file=routes, now=now)
     notes = ["05-police.pdf p. 2: unreliable OCR (OCR confidence 44 < 75); not used as evidence, replace the scan"]
     written = write_declaration_version(tmp_path / "out", draft, status="READY", reasons=[], provenance=prov,
-                                        now=now, review_notes=notes)
+                                        now=now, record_notes=notes)
     flag = "Exhibit A: Interview notes (01-notas.pdf, 5 pages) (Spanish: certified translation required)"
-    assert f"- {flag}" in written.markdown and REVIEW_NOTES_TITLE in written.markdown and notes[0] in written.markdown
+    assert f"- {flag}" in written.markdown and RECORD_NOTES_TITLE in written.markdown and notes[0] in written.markdown
     assert "Exhibit B: Marriage certificate (02-marriage.pdf, 2 pages)\n" in written.markdown + "\n"
     texts = [p.text for p in docx.Document(written.files["declaration.docx"]).paragraphs]
-    assert flag in texts and notes[0] in texts and REVIEW_NOTES_TITLE in texts
+    assert flag in texts and notes[0] in texts and RECORD_NOTES_TITLE in texts

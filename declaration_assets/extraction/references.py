@@ -61,7 +61,7 @@ def all_cases(folder: Path | None = None) -> list[str]:
 
 def track_extraction(case_id: str, documents: Iterable[tuple[str, bytes]], ocr: object) -> Iterator[tuple[str, bytes]]:
     """Pass documents through unchanged, recording the extraction-cache key of each for the case."""
-    from ..extraction.pdf import _cache_key
+    from .pdf import _cache_key
 
     for name, data in documents:
         add(case_id, EXTRACTION, [_cache_key(data, ocr)])  # type: ignore[arg-type]
