@@ -6,7 +6,7 @@ Assets build a `PromptSpec`, ask the routing resource for a *role* under a *mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..cases.models import CaseRecord
@@ -93,7 +93,7 @@ def all_permanent(records: tuple[dict[str, Any], ...] | list[dict[str, Any]]) ->
 
 
 class CompletionClient(Protocol):
-    """What assets depend on. `LLMRouter` (the Dagster resource) and `FakeLLM` (tests) implement it."""
+    """What assets depend on. `LLMRouter` (the Dagster resource) implements it; the tests' scripted model too."""
 
     def complete(self, role: str, prompt: PromptSpec, ctx: CallContext) -> Completion: ...
 
@@ -102,39 +102,3 @@ class CompletionClient(Protocol):
     def role_description(self, model_config: str, role: str) -> dict[str, Any]: ...
 
 
-@dataclass
-class FakeLLM:
-    """A scripted model for tests: `enqueue()` answers, read `history` afterwards.
-
-    An answer may be a string, an exception instance (raised), or a callable(role, prompt) -> str.
-    When the queue is empty, `default` answers (or an AssertionError says an unexpected call happened).
-    """
-
-    judges: int = 3
-    default: Any = None
-    queue: list[Any] = field(default_factory=list)
-    history: list[tuple[str, PromptSpec, CallContext]] = field(default_factory=list)
-
-    def enqueue(self, *answers: Any) -> "FakeLLM":
-        self.queue.extend(answers)
-        return self
-
-    def complete(self, role: str, prompt: PromptSpec, ctx: CallContext) -> Completion:
-        self.history.append((role, prompt, ctx))
-        answer = self.queue.pop(0) if self.queue else self.default
-        if answer is None:
-            raise AssertionError(f"FakeLLM: unexpected call for role {role!r} with an empty queue")
-        if isinstance(answer, BaseException):
-            raise answer
-        text = answer(role, prompt) if callable(answer) else str(answer)
-        return Completion(
-            text=text, role=role, model_config=ctx.model_config, deployment="fake",
-            evidence_used=len(prompt.evidence), evidence_dropped=0,
-            records=({"role": role, "deployment": "fake", "outcome": "ok"},),
-        )
-
-    def judge_roles(self, model_config: str) -> list[str]:
-        return [f"judge_{i}" for i in range(1, self.judges + 1)]
-
-    def role_description(self, model_config: str, role: str) -> dict[str, Any]:
-        return {"role": role, "deployments": ["fake"], "models": ["fake"]}

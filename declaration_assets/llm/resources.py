@@ -31,8 +31,6 @@ CACHE_ENV = "DECLARATION_LLM_CACHE"
 __all__ = ["LLMRouter", "records_table", "records_markdown", "records_summary"]
 
 
-_STAND_INS: dict[str, CompletionClient] = {}
-
 
 def _cache_enabled_by_env() -> bool:
     return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -48,30 +46,12 @@ class LLMRouter(dg.ConfigurableResource):
     log_content: bool = Field(default=False, description="write prompts and answers into the call log and records")
     spend_cap_usd: float | None = Field(default=None, description="per run, paid deployments; overrides the routing file's limit")
 
-    stand_in: str | None = Field(default=None, description="tests: key of a client registered by LLMRouter.wrapping()")
-
     _engine: RouterEngine | None = PrivateAttr(default=None)
-
-    # --- construction --------------------------------------------------------------------------------------
-    @classmethod
-    def wrapping(cls, client: CompletionClient) -> "LLMRouter":
-        """A router that hands every call to `client` (e.g. `FakeLLM`), for tests of assets typed as `LLMRouter`.
-
-        Dagster rebuilds resources from their config, so the client is registered in-process under a key kept in
-        config rather than held on the instance.
-        """
-        key = f"{type(client).__name__}-{id(client)}"
-        _STAND_INS[key] = client
-        return cls(use_cache=False, stand_in=key)
 
     @property
     def _client(self) -> CompletionClient | None:
-        if self.stand_in is None:
-            return None
-        try:
-            return _STAND_INS[self.stand_in]
-        except KeyError:
-            raise RuntimeError(f"LLMRouter stand-in {self.stand_in!r} is not registered in this process") from None
+        """Another client to hand every call to instead of the engine (None: the routing file's engine)."""
+        return None
 
     def routes_location(self) -> Path:
         return Path(self.routes_file) if self.routes_file else routes_path()

@@ -2,7 +2,8 @@ import re
 
 from declaration_assets.drafting import prompts
 from declaration_assets.drafting.pipeline import DraftSettings, build_draft, drafter_prompt
-from declaration_assets.llm.models import CallContext, Completion, FakeLLM, LLMFailure
+from declaration_assets.llm.models import CallContext, Completion, LLMFailure
+from declaration_assets_tests.support.fake_llm import FakeLLM
 from declaration_assets.requirements import load_requirements
 
 from .helpers import DOCS, extracted, keyword_search, record

@@ -21,7 +21,8 @@ from declaration_assets.guarding.rewrite import parse_rewrite
 from declaration_assets.guards.checks import draft_guards
 from declaration_assets.guards.evaluate import required_elements
 from declaration_assets.judging.models import ElementScore, JudgeScores
-from declaration_assets.llm.models import FakeLLM, LLMFailure
+from declaration_assets.llm.models import LLMFailure
+from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.partitions import by_case_dimension, case_model_partitions, case_partitions
 from declaration_assets.requirements import requirements_dir
@@ -94,7 +95,7 @@ def materialize(assets, fake: FakeLLM, instance: dg.DagsterInstance) -> dg.Execu
         partition_key=PK,
         instance=instance,
         # hardcoded: Dagster would rebuild a ConfigurableResource from its config and lose the wrapped fake
-        resources={"llm": dg.ResourceDefinition.hardcoded_resource(LLMRouter.wrapping(fake)),
+        resources={"llm": dg.ResourceDefinition.hardcoded_resource(router_wrapping(fake)),
                    "case_storage": LocalCaseStorage(roots=[str(CASES)])},
         raise_on_error=False,
     )

@@ -8,7 +8,8 @@ from declaration_assets.drafting.models import Draft, Section
 from declaration_assets.judging.judge import JudgeSettings, judge_prompt, persona_for, run_judges, scores_table
 from declaration_assets.judging.models import CRITERIA
 from declaration_assets.judging.prompts import PERSONAS
-from declaration_assets.llm.models import CallContext, FakeLLM, LLMFailure
+from declaration_assets.llm.models import CallContext, LLMFailure
+from declaration_assets_tests.support.fake_llm import FakeLLM
 from declaration_assets.requirements import load_requirements
 
 CTX = CallContext(case_id="vawa-0001", asset="judge_scores", model_config="default")

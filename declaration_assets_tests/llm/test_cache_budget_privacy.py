@@ -14,7 +14,8 @@ import pytest
 
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
 from declaration_assets.llm.engine import BudgetExhausted, build_request
-from declaration_assets.llm.models import CallContext, FakeLLM, LLMFailure, PromptSpec
+from declaration_assets.llm.models import CallContext, LLMFailure, PromptSpec
+from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
 from declaration_assets.llm.privacy_gate import PrivacyRefusal, protect_outbound
 from declaration_assets.llm.records import records_markdown, records_summary, records_table
 from declaration_assets.llm.resources import LLMRouter
@@ -230,7 +231,7 @@ def test_fake_client_stands_in_through_the_resource_type() -> None:
         ctx = CallContext(case_id="vawa-0001", asset="uses_llm", model_config="default")
         return llm.complete("drafter", PROMPT, ctx).text + f" {len(llm.judge_roles('default'))}"
 
-    result = dg.materialize([uses_llm], resources={"llm": LLMRouter.wrapping(fake)})
+    result = dg.materialize([uses_llm], resources={"llm": router_wrapping(fake)})
     assert result.output_for_node("uses_llm") == "scripted 3"
     assert fake.history[0][0] == "drafter"
 
