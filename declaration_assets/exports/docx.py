@@ -17,7 +17,7 @@ from docx.shared import Pt, RGBColor
 from ..drafting.models import Draft
 from .layout import (
     REVIEW_NOTES_TITLE,
-    review_notes,
+    review_notes as section_review_notes,
     ATTESTATION,
     TRANSLATION_TITLE,
     REVIEW_NOTES_TITLE,
@@ -99,7 +99,7 @@ def render_docx(
     doc.add_heading("Exhibit List", level=2)
     for e in draft.exhibits:
         doc.add_paragraph(exhibit_line(e), style="List Bullet")
-    notes = review_notes(draft)
+    notes = section_review_notes(draft)
     if notes:
         doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         doc.add_heading(REVIEW_NOTES_TITLE, level=2)

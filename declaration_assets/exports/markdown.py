@@ -10,11 +10,10 @@ from .layout import (
     ATTESTATION,
     REVIEW_NOTES_TITLE,
     TRANSLATION_TITLE,
-    REVIEW_NOTES_TITLE,
     exhibit_line,
     needs_translation_certificate,
     numbered_sections,
-    review_notes,
+    review_notes as section_review_notes,
     signature_lines,
     translation_certificate,
 )
@@ -64,7 +63,7 @@ def render_markdown(
         text, blanks = translation_certificate(draft)
         lines += [f"## {TRANSLATION_TITLE}", "", text, ""] + [b + "  " for b in blanks] + [""]
     lines += ["## Exhibit List", ""] + [f"- {exhibit_line(e)}" for e in draft.exhibits] + [""]
-    notes = review_notes(draft)
+    notes = section_review_notes(draft)
     if notes:
         lines += ["---", "", f"## {REVIEW_NOTES_TITLE}", ""]
         for title, items in notes:
