@@ -84,3 +84,28 @@ def test_guarded_declaration_reasons_and_rewrites_only_with_previews(previews):
 def test_gap_label_keeps_the_reason_without_a_call_error():
     assert gap_label("every drafter call failed (BadRequest: 'Lucía ...' is not allowed)") == "every drafter call failed"
     assert gap_label("all sentences removed: third_person 3") == "all sentences removed: third_person 3"
+
+
+def test_eval_report_inline_copy_names_rules_the_file_keeps_the_reasons(tmp_path, monkeypatch):
+    monkeypatch.setenv(PREVIEWS_ENV, "0")
+    from declaration_assets.evaluation.assets import _write_outputs, without_case_text
+    from declaration_assets.evaluation.models import EvalReport, GuardSummary, JudgeSummary
+    from declaration_assets.evaluation.report import render_report_md
+
+    reasons = report().reasons()
+    guards = GuardSummary(status="NOT READY", reasons=reasons, serious=1, warnings=1,
+                          by_rule={"name_combination_not_in_record": {"serious": 1, "warning": 0}},
+                          draft_serious=1, draft_warnings=1, rewrite_outcomes={})
+    rep = EvalReport(case_id="vawa-0001", model_config_name="default", run_id="r", created_at="t",
+                     reference_path="x", reference_found=False, bertscore=None, judges=JudgeSummary(
+                         judges=[], shared_model=False, mean_by_element={}, by_judge={}, overall_mean=None, agreement={},
+                         overall_agreement=None, unscorable=0),
+                     guards=guards, usage=[], usage_source={}, declaration_words=0,
+                     totals={"attempts": 0, "failures": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                             "latency_s": 0.0, "cost_usd": 0.0})
+    files, file_md, inline_md = _write_outputs(tmp_path, "r", "eval_report.md", {},
+                                               lambda links: render_report_md(rep, links),
+                                               lambda links: render_report_md(without_case_text(rep), links))
+    assert NAME in file_md and NAME in (tmp_path / next(iter(files))).read_text(encoding="utf-8")
+    assert NAME not in inline_md and "- name_combination_not_in_record\n" in inline_md
+    assert rep.guards.reasons == reasons  # the value itself is unchanged
