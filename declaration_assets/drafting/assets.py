@@ -21,7 +21,7 @@ from ..retrieval.index import query_search  # hybrid (dense + BM25) search, re-e
 from ..retrieval.models import ChunkIndex
 from . import prompts
 from .models import Citation, Draft
-from .pipeline import DraftOutcome, DraftSettings, build_draft, section_table
+from .pipeline import DraftOutcome, DraftSettings, build_draft, gap_label, section_table
 from .profiles import DEFAULT_PROFILE, get_profile
 
 
@@ -67,14 +67,15 @@ def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
     d = outcome.draft
     records = outcome.records
     summary = records_summary(records)
+    previews = previews_enabled()  # off: no value below carries case text (docs/PRIVACY.md)
     meta: dict[str, dg.MetadataValue] = {
         "words": dg.MetadataValue.int(d.word_count()),
-        "sections": dg.MetadataValue.md(section_table(outcome)),
+        "sections": dg.MetadataValue.md(section_table(outcome, gap_reasons=previews)),
         "words_by_section": dg.MetadataValue.json({s.element_id or s.kind: s.word_count() for s in d.sections}),
         "citations_by_section": dg.MetadataValue.json({s.element_id or s.kind: len(s.citations()) for s in d.sections}),
         "evidence_used": dg.MetadataValue.int(sum(len(s.evidence_chunk_ids) for s in d.sections)),
         "evidence_dropped": dg.MetadataValue.int(sum(s.evidence_dropped for s in d.sections)),
-        "gaps": dg.MetadataValue.json({s.element_id: s.gap for s in d.gaps()}),
+        "gaps": dg.MetadataValue.json({s.element_id: s.gap if previews else gap_label(s.gap or "") for s in d.gaps()}),
         "gap_count": dg.MetadataValue.int(len(d.gaps())),
         "citations_removed": dg.MetadataValue.int(sum(len(s.citations_removed) for s in d.sections)),
         "exhibits": dg.MetadataValue.int(len(d.exhibits)),
@@ -92,7 +93,7 @@ def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
     }
     if d.warnings:
         meta["warnings"] = dg.MetadataValue.json(d.warnings)
-    if previews_enabled():
+    if previews:
         meta["preview"] = dg.MetadataValue.md(d.markdown())
     return meta
 

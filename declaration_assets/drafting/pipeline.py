@@ -334,8 +334,14 @@ def build_draft(
     return DraftOutcome(draft=draft, elements=results, profile=settings.profile)
 
 
-def section_table(outcome: DraftOutcome) -> str:
-    """Markdown table: per section words, citations, evidence used / dropped, post-processing removals."""
+def gap_label(reason: str) -> str:
+    """A drafting-gap reason without its free text: a failed call's error message sits in parentheses."""
+    return reason.split(" (", 1)[0]
+
+
+def section_table(outcome: DraftOutcome, *, gap_reasons: bool = True) -> str:
+    """Markdown table: per section words, citations, evidence used / dropped, post-processing removals.
+    `gap_reasons` False shows each gap's label without its free text (previews off)."""
     rows = ["| section | words | citations | evidence retrieved | used | dropped by router | sentences removed "
             "| citations removed | gap |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in outcome.draft.sections:
@@ -344,6 +350,6 @@ def section_table(outcome: DraftOutcome) -> str:
         rows.append(
             f"| {s.title} | {s.word_count()} | {len(s.citations())} | {res.retrieved if res else ''} "
             f"| {len(s.evidence_chunk_ids)} | {s.evidence_dropped} | {removed} | {len(s.citations_removed)} "
-            f"| {s.gap or ''} |"
+            f"| {(s.gap if gap_reasons else gap_label(s.gap)) if s.gap else ''} |"
         )
     return "\n".join(rows)

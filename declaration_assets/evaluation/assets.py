@@ -14,6 +14,7 @@ from ..guarding.models import GuardedDeclaration
 from ..judging.models import JudgeScores
 from ..orchestration.ui import ui_attributes
 from ..partitions import case_and_model, case_model_partitions
+from ..privacy.settings import previews_enabled, reason_label
 from ..requirements import load_requirements
 from . import charts
 from .bertscore import WINDOW_WORDS, BertScoreResult, BertScoreScorer, Scorer, align_sections, default_model, parse_reference, score_sections
@@ -43,8 +44,9 @@ def _now() -> str:
 
 
 def _write_outputs(folder: Path, tag: str, md_name: str, pngs: dict[str, tuple[str, bytes]],
-                   render) -> tuple[dict[str, str], str, str]:
-    """Write charts and the Markdown report (never overwriting); return files, file markdown, inline markdown."""
+                   render, render_inline=None) -> tuple[dict[str, str], str, str]:
+    """Write charts and the Markdown report (never overwriting); return files, file markdown, inline markdown
+    (`render_inline`, when given, renders the inline copy for the UI)."""
     files: dict[str, str] = {}
     links: dict[str, str] = {}
     inline: dict[str, str] = {}
@@ -56,7 +58,7 @@ def _write_outputs(folder: Path, tag: str, md_name: str, pngs: dict[str, tuple[s
     md = render(links)
     md_path = write_new(free_name(folder, md_name, tag), md)
     files[md_path.name] = str(md_path)
-    return files, md, render(inline)
+    return files, md, (render_inline or render)(inline)
 
 
 def evaluation_charts(bert: BertScoreResult | None, report: EvalReport) -> dict[str, tuple[str, bytes]]:
@@ -110,6 +112,7 @@ def eval_report(
     files, _, inline_md = _write_outputs(
         folder, context.run_id[:8], "eval_report.md", evaluation_charts(bert, report),
         lambda links: render_report_md(report, links),
+        lambda links: render_report_md(report if previews_enabled() else without_case_text(report), links),
     )
     report = report.model_copy(update={"output_dir": str(folder), "files": files})
     meta: dict[str, Any] = {
@@ -134,6 +137,13 @@ def eval_report(
         if name.endswith(".png"):
             meta[f"chart_{Path(name).stem}"] = dg.MetadataValue.path(path)
     return dg.Output(report, metadata=meta)
+
+
+def without_case_text(report: EvalReport) -> EvalReport:
+    """The report as the UI shows it with previews off: NOT READY reasons by rule name (their messages quote the
+    declaration); the file beside the declaration keeps them."""
+    guards = report.guards.model_copy(update={"reasons": [reason_label(r) for r in report.guards.reasons]})
+    return report.model_copy(update={"guards": guards})
 
 
 def loaded_reports(loaded: Any) -> dict[str, EvalReport]:

@@ -9,9 +9,9 @@ import dagster as dg
 from ..text import translation_note
 
 # One switch for every asset's text previews (DECLARATION_UI_PREVIEWS=0 for a shared UI): see docs/PRIVACY.md.
-from ..privacy.settings import previews_enabled  # noqa: F401
+from ..privacy.settings import case_text, previews_enabled
 from .models import ExtractedCase, PageText
-from .pdf import DocumentResult
+from .pdf import DocumentResult, title_from_file_name
 
 PREVIEW_CHARS = 400
 
@@ -31,7 +31,8 @@ def documents_table(case: ExtractedCase, results: Sequence[DocumentResult]) -> d
                 {
                     "exhibit": d.exhibit,
                     "document": d.name,
-                    "title": d.title,
+                    # A title read from the page may name the client: with previews off, the file name's.
+                    "title": case_text(d.title, title_from_file_name(d.name)),
                     "pages": d.pages,
                     "ocr_pages": sum(p.method == "ocr" for p in pages),
                     "languages": ",".join(d.languages) or "und",

@@ -12,7 +12,6 @@ from ..drafting.compose import declarant_name_words
 from ..drafting.models import Draft
 from ..exports.provenance import make_provenance
 from ..exports.write import write_declaration_version
-from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..guards.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata, load_record
 from ..guards.evaluate import case_facts, guard_draft
@@ -22,6 +21,7 @@ from ..llm.resources import LLMRouter, records_summary, records_table
 from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
+from ..privacy.settings import case_text, previews_enabled, reason_label
 from ..requirements import load_requirements
 from . import prompts
 from .models import GuardedDeclaration
@@ -41,7 +41,8 @@ def rewrite_table(value: GuardedDeclaration) -> str:
             "| --- | --- | --- | --- | --- |"]
     for r in value.rewrites:
         after = "/".join(map(str, r.after)) if r.after else ""
-        reasons = "; ".join(r.reasons)[:300].replace("|", "\\|")
+        # The reasons quote guard findings and judges: with previews off, their number only.
+        reasons = case_text("; ".join(r.reasons)[:300], f"{len(r.reasons)} reason(s)").replace("|", "\\|")
         rows.append(f"| {r.title} | {r.outcome} | {'/'.join(map(str, r.before))} | {after} | {reasons} |")
     return "\n".join(rows)
 
@@ -50,7 +51,7 @@ def guarded_metadata(value: GuardedDeclaration, markdown: str) -> dict[str, Any]
     summary = records_summary(value.records)
     meta: dict[str, Any] = {
         "status": value.status,
-        "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in value.reasons) or "none"),
+        "reasons": dg.MetadataValue.md("\n".join(f"- {reason_label(r)}" for r in value.reasons) or "none"),
         **guard_metadata(value.report),
         "draft_serious": value.draft_report.serious_count,
         "draft_warnings": value.draft_report.warning_count,

@@ -18,6 +18,7 @@ from ..cases.storage import CaseStorage
 from ..drafting.models import Draft
 from ..extraction.models import ExtractedCase
 from ..partitions import by_case_dimension, case_model_partitions
+from ..privacy.settings import WITHHELD, previews_enabled, reason_label
 from .evaluate import guard_draft
 from .models import GuardReport
 
@@ -42,7 +43,8 @@ def guard_metadata(report: GuardReport) -> dict[str, Any]:
         "warnings": report.warning_count,
         "word_count": report.word_count,
         "by_rule": dg.MetadataValue.json(report.counts_by_rule()),
-        "findings": dg.MetadataValue.md(report.markdown_table()),
+        # Finding messages quote the declaration: with previews off, severity, rule and section only.
+        "findings": dg.MetadataValue.md(report.markdown_table(withhold_messages=None if previews_enabled() else WITHHELD)),
     }
 
 
@@ -52,7 +54,7 @@ def guard_check_result(
     desc = (
         "no serious finding"
         if report.ready
-        else f"{report.serious_count} serious finding(s): " + "; ".join(report.reasons(limit=3))
+        else f"{report.serious_count} serious finding(s): " + "; ".join(map(reason_label, report.reasons(limit=3)))
     )
     return dg.AssetCheckResult(
         asset_key=asset_key,

@@ -78,13 +78,14 @@ class GuardReport(BaseModel):
             lines = lines[:limit] + [f"... and {len(lines) - limit} more serious findings"]
         return lines
 
-    def markdown_table(self, limit: int = 50) -> str:
+    def markdown_table(self, limit: int = 50, *, withhold_messages: str | None = None) -> str:
+        """One row per finding; `withhold_messages` replaces every message (they quote the text) when given."""
         if not self.findings:
             return "No findings."
         rows = ["| severity | rule | section | message |", "| --- | --- | --- | --- |"]
         ordered = sorted(self.findings, key=lambda f: (f.severity != "serious", f.rule))
         for f in ordered[:limit]:
-            msg = f.message.replace("|", "\\|").replace("\n", " ")
+            msg = (f.message if withhold_messages is None else withhold_messages).replace("|", "\\|").replace("\n", " ")
             rows.append(f"| {f.severity} | {f.rule} | {f.section_key or ''} | {msg} |")
         if len(ordered) > limit:
             rows.append(f"| ... | | | {len(ordered) - limit} more |")

@@ -22,6 +22,20 @@ def previews_enabled() -> bool:
     return True
 
 
+# What a metadata value shows in place of case text when previews are off.
+WITHHELD = "withheld (DECLARATION_UI_PREVIEWS=0)"
+
+
+def case_text(text: str, neutral: str = WITHHELD) -> str:
+    """`text` (it may quote the documents, case.yaml or a model's answer) when previews are on, else `neutral`."""
+    return text if previews_enabled() else neutral
+
+
+def reason_label(reason: str) -> str:
+    """A guard reason ("<rule>: <message quoting the text>") as shown with previews off: the rule name alone."""
+    return case_text(reason, reason.split(":", 1)[0].strip())
+
+
 def redaction_dir() -> Path:
     """Where each case's placeholder map lives (mode 0700 folder, 0600 files)."""
     return settings.CACHE_DIR / "redaction"
