@@ -27,7 +27,8 @@ from declaration_assets.judging.assets import judge_scores
 from declaration_assets.llm import engine
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration import intake, sensors
-from declaration_assets.privacy import permissions, references
+from declaration_assets.extraction import references
+from declaration_assets.privacy import permissions
 from declaration_assets.privacy.purge import Targets, purge_case
 from declaration_assets.retrieval.assets import chunk_index
 from declaration_assets.retrieval.embeddings import Embedder
