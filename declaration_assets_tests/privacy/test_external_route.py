@@ -48,7 +48,7 @@ DOC_A_NUMBER = re.compile(r"\bA-?\d{3}-?\d{3}-?\d{3}\b")
 def answer(rec) -> str:
     """Drafter: an echo of the first redacted note of the prompt's evidence (after the prompt's worked example,
     cut at a word boundary, so every name and number in it is grounded), then a first-person sentence naming
-    person 1 and 2. Judge (JSON mode): rubric scores whose reasons name the placeholders (slightly altered, as
+    person 2 (one naming the declarant herself would be dropped: her own name marks another writer's voice). Judge (JSON mode): rubric scores whose reasons name the placeholders (slightly altered, as
     models do)."""
     body = rec.body or {}
     messages = body.get("messages") or []
@@ -65,12 +65,12 @@ def answer(rec) -> str:
             text = " ".join(CITATION.sub(" ", line).removeprefix("Note:").split())
             echo = text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0]
             break
-    return f"I recall this: {echo} {label}. I, [PERSON_1], lived with [PERSON_2] {label}."
+    return f"I recall this: {echo} {label}. I lived with [PERSON_2] {label}."
 
 
 def routing_file(path: Path, api_base: str, *, redaction: bool | None = None) -> Path:
     dep = {"model": "openai/remote-model", "api_base": api_base, "api_key_env": "PRIVACY_TEST_KEY",
-           "context_window": 16384, "privacy": "external", "tokenizer": "estimate", "max_concurrency": 4,
+           "context_window": 16384, "privacy": "external", "free": True, "tokenizer": "estimate", "max_concurrency": 4,
            "deadlines": {"total_s": 30, "first_token_s": 10, "stall_s": 10},
            "retry": {"attempts": 0}, "cooldown": {"after_failures": 50, "seconds": 1}}
     if redaction is not None:
