@@ -228,7 +228,7 @@ def test_openrouter_request_asks_for_no_data_collection(tmp_path):
                            reply="I, [PERSON_1], remember.") as server:
         routes = {"default": "default", "deployments": {"or": {
             "model": "openrouter/some/model", "api_base": f"{server.base_url}/api/v1", "api_key_env": "PRIVACY_TEST_KEY",
-            "context_window": 8192, "privacy": "external", "retry": {"attempts": 0}}},
+            "context_window": 8192, "privacy": "external", "free": True, "retry": {"attempts": 0}}},
             "model_configs": {"default": {"drafter": ["or"], "judges": [["or"]] * 3, "guard": ["or"]}}}
         path = tmp_path / "routes.yaml"
         path.write_text(yaml.safe_dump(routes), encoding="utf-8")
