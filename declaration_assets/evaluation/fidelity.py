@@ -18,9 +18,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 from .. import settings
 from ..cases.models import load_case_record
@@ -199,6 +202,29 @@ def evaluate_case(case_id: str, sentences: list[ReferenceSentence], server: Repl
     )
 
 
+def replay_definitions(routes: Path, embeddings_cache: Path, call_log: Path) -> dg.Definitions:
+    """The project's own assets, checks and two jobs, with the LLM routed by `routes` (uncached), the sample case
+    folders as case storage and the given embedding cache and call log."""
+    import dagster as dg
+
+    from ..cases.storage import LocalCaseStorage
+    from ..definitions import defs as root
+    from ..llm.resources import LLMRouter
+    from ..orchestration import jobs
+    from ..retrieval.embeddings import Embedder
+
+    return dg.Definitions(
+        assets=list(root.assets), asset_checks=list(root.asset_checks or []),
+        jobs=[jobs.ingest_job, jobs.declaration_job],
+        resources={
+            **{k: v for k, v in (root.resources or {}).items() if k not in ("llm", "case_storage", "embedder")},
+            "case_storage": LocalCaseStorage(roots=[str(settings.CASES_DIR)]),
+            "embedder": Embedder(cache_dir=str(embeddings_cache)),
+            "llm": LLMRouter(routes_file=str(routes), use_cache=False, call_log_path=str(call_log)),
+        },
+    )
+
+
 def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bool = True,
              config_name: str | None = None) -> CaseFidelity:
     """Materialize the real assets of `case_id` against a replay server; outputs and caches under `workdir`."""
@@ -206,11 +232,8 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
 
     import dagster as dg
 
-    from ..cases.storage import LocalCaseStorage
-    from ..llm.resources import LLMRouter
     from ..orchestration import jobs
     from ..partitions import model_partitions
-    from ..retrieval.embeddings import Embedder
 
     record = load_case_record(settings.CASES_DIR / case_id / "case.yaml")
     titles = {e.id: e.title for e in load_requirements(record.case_type).elements}
@@ -236,18 +259,7 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
         os.environ[ROUTES_ENV] = str(routes)
         settings.OUTPUTS_DIR, settings.CACHE_DIR, settings.CALL_LOG_PATH = workdir / "outputs", workdir / "cache", calls
         try:
-            from ..definitions import defs as root
-
-            defs = dg.Definitions(
-                assets=list(root.assets), asset_checks=list(root.asset_checks or []),
-                jobs=[jobs.ingest_job, jobs.declaration_job],
-                resources={
-                    **{k: v for k, v in (root.resources or {}).items() if k not in ("llm", "case_storage", "embedder")},
-                    "case_storage": LocalCaseStorage(roots=[str(settings.CASES_DIR)]),
-                    "embedder": Embedder(cache_dir=str(workdir / "cache" / "embeddings")),
-                    "llm": LLMRouter(routes_file=str(routes), use_cache=False, call_log_path=str(calls)),
-                },
-            )
+            defs = replay_definitions(routes, workdir / "cache" / "embeddings", calls)
             (workdir / "dagster").mkdir(parents=True, exist_ok=True)
             with dg.instance_for_test(temp_dir=str(workdir / "dagster")) as instance:
                 ingest, declaration = jobs.run_case_in_process(defs, instance, case_id, name, raise_on_error=False)

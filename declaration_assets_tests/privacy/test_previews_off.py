@@ -20,17 +20,14 @@ from dagster._serdes import serialize_value
 
 from declaration_assets import settings
 from declaration_assets.cases.models import load_case_record
-from declaration_assets.cases.storage import LocalCaseStorage
-from declaration_assets.evaluation.fidelity import replay_routes, seeds_for
+from declaration_assets.evaluation.fidelity import replay_definitions, replay_routes, seeds_for
 from declaration_assets.evaluation.replay import ReplayServer, Seed, reference_sentences
 from declaration_assets.llm import engine
-from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration import jobs
 from declaration_assets.partitions import model_partitions
 from declaration_assets.privacy.catalog import build_catalog, dob_strings
 from declaration_assets.privacy.settings import PREVIEWS_ENV
 from declaration_assets.requirements import load_requirements
-from declaration_assets.retrieval.embeddings import Embedder
 from declaration_assets.text import fold
 
 pytestmark = pytest.mark.integration
@@ -126,18 +123,7 @@ def test_previews_off_leaves_no_case_identifier_in_the_event_log(tmp_path, monke
         routes = tmp_path / "routes.yaml"
         routes.write_text(yaml.safe_dump(replay_routes(server.base_url, name, "capable"), sort_keys=False))
         monkeypatch.setenv("DECLARATION_ROUTES", str(routes))
-        from declaration_assets.definitions import defs as root
-
-        defs = dg.Definitions(
-            assets=list(root.assets), asset_checks=list(root.asset_checks or []),
-            jobs=[jobs.ingest_job, jobs.declaration_job],
-            resources={
-                **{k: v for k, v in (root.resources or {}).items() if k not in ("llm", "case_storage", "embedder")},
-                "case_storage": LocalCaseStorage(roots=[str(settings.CASES_DIR)]),
-                "embedder": Embedder(cache_dir=str(tmp_path / "cache" / "embeddings")),
-                "llm": LLMRouter(routes_file=str(routes), use_cache=False, call_log_path=str(tmp_path / "calls.jsonl")),
-            },
-        )
+        defs = replay_definitions(routes, tmp_path / "cache" / "embeddings", tmp_path / "calls.jsonl")
         (tmp_path / "dagster").mkdir()
         with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
             ingest, declaration = jobs.run_case_in_process(defs, instance, CASE, name, raise_on_error=False)
