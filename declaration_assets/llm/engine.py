@@ -19,7 +19,6 @@ import contextvars
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from .privacy_gate import PrivacyRefusal, protect_prompt
 from .records import FATAL, RETRYABLE, CallLog, CallRecord, now
 from .routing import Deployment, RoutingFile
 from .slots import ServerSlots
+from .state import RouterState
 from .tokens import TokenCounter, fit_prompt, ollama_num_ctx
 from .transport import AttemptError, StreamResult, stream_completion, strip_thinking, warm_up
 
@@ -55,69 +55,6 @@ _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("llm_tim
 
 class BudgetExhausted(LLMFailure):
     """The asset's time budget ran out; the message names the asset and what it was waiting for."""
-
-
-class _ServerPools:
-    """Concurrency slots per server (api_base), sized from the routing file: shared by every router in the
-    process, and through lock files (`slots.py`) by every process on the host."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pools: dict[str, ServerSlots] = {}
-        self._sizes: dict[str, int] = {}
-        self.switch_locks: dict[str, threading.Lock] = {}
-
-    def pool(self, dep: Deployment) -> ServerSlots:
-        key = dep.server_key
-        with self._lock:
-            size = min(dep.max_concurrency, self._sizes.get(key, dep.max_concurrency))
-            if key not in self._pools or self._sizes[key] != size:
-                # A smaller size from another deployment on the same server wins; a live pool is never shrunk
-                # under a holder (the new slots serve new callers).
-                self._pools[key] = ServerSlots(key, size)
-                self._sizes[key] = size
-            self.switch_locks.setdefault(key, threading.Lock())
-            return self._pools[key]
-
-
-class _Cooldowns:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fails: dict[str, int] = {}
-        self._until: dict[str, float] = {}
-
-    def active(self, dep: Deployment) -> float:
-        with self._lock:
-            return max(0.0, self._until.get(dep.name, 0.0) - time.monotonic())
-
-    def failed(self, dep: Deployment) -> None:
-        with self._lock:
-            n = self._fails.get(dep.name, 0) + 1
-            self._fails[dep.name] = n
-            if n >= dep.cooldown.after_failures:
-                self._until[dep.name] = time.monotonic() + dep.cooldown.seconds
-                self._fails[dep.name] = 0
-
-    def succeeded(self, dep: Deployment) -> None:
-        with self._lock:
-            self._fails.pop(dep.name, None)
-            self._until.pop(dep.name, None)
-
-
-# Process-wide state: Dagster may build a resource instance per step, but servers and cooldowns are per process.
-POOLS = _ServerPools()
-COOLDOWNS = _Cooldowns()
-_SPEND_LOCK = threading.Lock()
-_SPEND: dict[str, float] = {}
-
-
-def reset_process_state() -> None:
-    """Forget cooldowns, pools and spend (tests)."""
-    global POOLS, COOLDOWNS
-    POOLS = _ServerPools()
-    COOLDOWNS = _Cooldowns()
-    with _SPEND_LOCK:
-        _SPEND.clear()
 
 
 @contextlib.contextmanager
@@ -269,8 +206,10 @@ class RouterEngine:
         log_content: bool = False,
         spend_cap_usd: float | None = None,
         logger: logging.Logger | None = None,
+        state: RouterState | None = None,
     ):
         self.routes = routes
+        self.state = state if state is not None else RouterState()
         self.call_log = call_log
         self.cache = cache
         self.log_content = log_content
@@ -320,12 +259,12 @@ class RouterEngine:
                 )
         attempt = 0
         for i, dep in enumerate(chain):
-            cooling = COOLDOWNS.active(dep)
+            cooling = self.state.cooldowns.active(dep)
             if cooling > 0:
                 records.append(self._record(ctx, role, dep, attempt=attempt, outcome="cooldown_skip",
                                             error=f"cooling down for {cooling:.0f} s more after repeated failures"))
                 continue
-            later = [d for d in chain[i + 1:] if COOLDOWNS.active(d) <= 0]
+            later = [d for d in chain[i + 1:] if self.state.cooldowns.active(d) <= 0]
             attempt, result = self._try_deployment(dep, role, prompt, ctx, records, attempt, key, later)
             if result is not None:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
@@ -387,7 +326,7 @@ class RouterEngine:
                                         error_class=e.error_class, error=e.message, **base, **fit_info))
             raise PermanentLLMFailure(f"{ctx.asset}: {e.message}", tuple(records)) from None
         tries = 1 + dep.retry.attempts
-        pool = POOLS.pool(dep)
+        pool = self.state.pools.pool(dep)
         resized = False
         t = 0
         while t < tries:
@@ -414,10 +353,10 @@ class RouterEngine:
                                             outcome="queue_timeout", error_class="QueueTimeout",
                                             error=f"no free slot on {dep.server_key} within {queue_limit:.1f} s",
                                             queue_s=waited, **base, **fit_info))
-                COOLDOWNS.failed(dep)
+                self.state.cooldowns.failed(dep)
                 return attempt, None
             queue_s = time.monotonic() - queue_start
-            cooling = COOLDOWNS.active(dep)
+            cooling = self.state.cooldowns.active(dep)
             if cooling > 0:
                 # The deployment began cooling down while this call waited (the calls ahead of it failed):
                 # a hung server is not asked again.
@@ -458,13 +397,13 @@ class RouterEngine:
                         self._budget_failure(budget, ctx, role, dep, records, attempt, "a retry", base)
                     time.sleep(pause)
                     continue
-                COOLDOWNS.failed(dep)
+                self.state.cooldowns.failed(dep)
                 return attempt, None
             except TimeoutError as e:  # a memory-bound Ollama server did not release the previous model
                 records.append(self._record(ctx, role, dep, attempt=attempt, try_on_deployment=t,
                                             outcome="server_error", error_class="UnloadTimeout", error=str(e),
                                             queue_s=queue_s, **base, **fit_info))
-                COOLDOWNS.failed(dep)
+                self.state.cooldowns.failed(dep)
                 return attempt, None
             finally:
                 pool.release()
@@ -482,7 +421,7 @@ class RouterEngine:
                     ttft_s=result.ttft_s, latency_s=result.latency_s, queue_s=queue_s, num_ctx=num_ctx,
                     prompt_tokens=evaluated, **base, **fit_info))
                 if not can_grow:
-                    COOLDOWNS.failed(dep)
+                    self.state.cooldowns.failed(dep)
                     return attempt, None
                 resized, num_ctx = True, bigger
                 request = build_request(dep, messages, prompt, max_tokens, num_ctx)
@@ -495,7 +434,7 @@ class RouterEngine:
                                             error="the answer was empty", ttft_s=result.ttft_s,
                                             latency_s=result.latency_s, queue_s=queue_s, num_ctx=num_ctx,
                                             **base, **fit_info))
-                COOLDOWNS.failed(dep)
+                self.state.cooldowns.failed(dep)
                 return attempt, None
             invalid = json_problem(text, prompt.json_schema) if prompt.json_mode else None
             if invalid is not None:
@@ -514,7 +453,7 @@ class RouterEngine:
                     evidence_used=fit.evidence_used, evidence_dropped=fit.evidence_dropped, cached=False,
                     cost_usd=self._cost(dep, fit.prompt_tokens, 0), prompt_tokens=fit.prompt_tokens,
                     completion_tokens=0, latency_s=result.latency_s)
-            COOLDOWNS.succeeded(dep)
+            self.state.cooldowns.succeeded(dep)
             rec = self._ok_record(ctx, role, dep, attempt, t, result, fit.prompt_tokens, queue_s, num_ctx,
                                   memory, base, fit_info, messages, text, key)
             records.append(rec)
@@ -537,8 +476,7 @@ class RouterEngine:
         return attempt, None
 
     # --- helpers -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _wait_for_slot(dep: Deployment, pool: ServerSlots, start: float, limit: float,
+    def _wait_for_slot(self, dep: Deployment, pool: ServerSlots, start: float, limit: float,
                        later: list[Deployment]) -> tuple[bool, str | None]:
         """Wait for a slot on `dep`'s server, up to `limit` seconds. Once the wait exceeds `dep`'s first-token
         deadline, give up as soon as a later deployment of the chain has a free slot and is not cooling down
@@ -552,7 +490,7 @@ class RouterEngine:
             return True, None
         while True:
             for nxt in later:
-                if COOLDOWNS.active(nxt) <= 0 and POOLS.pool(nxt).free_now():
+                if self.state.cooldowns.active(nxt) <= 0 and self.state.pools.pool(nxt).free_now():
                     return False, nxt.name
             left = end - time.monotonic()
             if left <= 0:
@@ -561,8 +499,7 @@ class RouterEngine:
                 return True, None
 
     def _make_room(self, dep: Deployment) -> None:
-        lock = POOLS.switch_locks.setdefault(dep.server_key, threading.Lock())
-        with lock:
+        with self.state.pools.switch_lock(dep):
             ollama_api.make_room_for(dep.api_base, ollama_api.model_name(dep.model), dep.ollama.unload_wait_s)
 
     @staticmethod
@@ -591,16 +528,10 @@ class RouterEngine:
         return prompt_tokens / 1000 * dep.cost.input_per_1k + completion_tokens / 1000 * dep.cost.output_per_1k
 
     def _spent(self, run_id: str | None) -> float:
-        rid = run_id or "(no run)"
-        with _SPEND_LOCK:
-            if rid not in _SPEND:
-                _SPEND[rid] = self.call_log.spent_usd(rid) if (self.call_log and run_id) else 0.0
-            return _SPEND[rid]
+        return self.state.spend.spent(run_id, self.call_log.spent_usd if self.call_log else None)
 
     def _add_spend(self, run_id: str | None, cost: float) -> None:
-        self._spent(run_id)
-        with _SPEND_LOCK:
-            _SPEND[run_id or "(no run)"] += cost
+        self.state.spend.add(run_id, cost, self.call_log.spent_usd if self.call_log else None)
 
     def _ok_record(self, ctx: CallContext, role: str, dep: Deployment, attempt: int, t: int, result: StreamResult,
                    counted: int, queue_s: float, num_ctx: int | None, memory: int | None, base: dict[str, Any],

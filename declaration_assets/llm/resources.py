@@ -25,6 +25,7 @@ from .models import CallContext, Completion, CompletionClient, PromptSpec
 from .records import CallLog, records_markdown, records_summary, records_table
 from .routing import RoutingFile, RoutingFileError, load_routes, routes_hash
 from .routing_file import routes_path
+from .state import RouterState
 
 CACHE_ENV = "DECLARATION_LLM_CACHE"
 
@@ -47,6 +48,8 @@ class LLMRouter(dg.ConfigurableResource):
     spend_cap_usd: float | None = Field(default=None, description="per run, paid deployments; overrides the routing file's limit")
 
     _engine: RouterEngine | None = PrivateAttr(default=None)
+    # Pools, cooldowns and spend of this resource's calls (server slots also reach other processes: `slots.py`).
+    _state: RouterState = PrivateAttr(default_factory=RouterState)
 
     @property
     def _client(self) -> CompletionClient | None:
@@ -75,6 +78,7 @@ class LLMRouter(dg.ConfigurableResource):
                 log_content=self.log_content,
                 spend_cap_usd=self.spend_cap_usd,
                 logger=dg.get_dagster_logger("declaration_assets.llm"),
+                state=self._state,
             )
         return self._engine
 

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from declaration_assets.cases.models import CaseFileError
-from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext, PermanentLLMFailure, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration.policies import LLM_RETRY_POLICY, NOT_RETRIED, llm_failure, stop_on_interrupt
@@ -38,7 +37,6 @@ def _failure_text(result: dg.ExecuteInProcessResult) -> str:
 
 
 def test_privacy_refusal_inside_an_llm_asset_is_not_retried(tmp_path: Path) -> None:
-    engine.reset_process_state()
     router = LLMRouter(routes_file=str(_external_routes(tmp_path)), call_log_path=str(tmp_path / "calls.jsonl"),
                        use_cache=False)
 
