@@ -23,7 +23,7 @@ from .cache import ResponseCache
 from .engine import Budget, RouterEngine, default_cache_dir, time_budget
 from .models import CallContext, Completion, CompletionClient, PromptSpec
 from .records import CallLog, records_markdown, records_summary, records_table
-from .routing import RoutingFile, RoutingFileError, load_routes, routes_hash
+from .routing import RoutingFile, load_routes, routes_hash
 from .routing_file import routes_path
 from .state import RouterState
 
@@ -84,12 +84,10 @@ class LLMRouter(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self._client is None:
-            try:
-                self._get_engine()  # a broken routing file fails the run at start, naming the file and key
-            except RoutingFileError as e:
-                from ..orchestration.policies import permanent_failure
-
-                raise permanent_failure(str(e)) from e
+            # A broken routing file fails the run at start with a `RoutingFileError` naming the file and key. Dagster
+            # does not retry a resource that fails to set up (the assets' retry policy applies to their bodies), and
+            # the asset kit counts the error among the permanent ones (`orchestration/policies.py`).
+            self._get_engine()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:

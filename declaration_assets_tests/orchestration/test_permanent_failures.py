@@ -98,3 +98,7 @@ def test_invalid_routing_file_fails_the_run_without_retries(tmp_path: Path) -> N
                             raise_on_error=False)
     assert not result.success and calls == []
     assert _attempts(result) == 1
+    # The resource fails to set up with the routing file's own error, naming the file; Dagster does not retry it.
+    (init_failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    error = init_failure.event_specific_data.error.to_string()
+    assert "RoutingFileError" in error and f"{bad}: invalid routing file" in error
