@@ -1,7 +1,8 @@
 """`LLMRouter`: the Dagster resource (key "llm") every LLM call of the project goes through.
 
 Assets ask for a role under a model configuration and get a `Completion`; the routing file decides which
-deployments serve it. See `engine.py` for the call path and docs/ROUTING.md for the routing file.
+deployments serve it. See `engine.py` and `attempt.py` for the call path, `providers/` for what differs per
+provider family, and docs/ROUTING.md for the routing file.
 
     with llm.budget(600, "draft vawa-0001"):
         completion = llm.complete("drafter", prompt, CallContext(case_id=..., asset="draft", model_config=...))
