@@ -11,7 +11,8 @@ from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
 from ..llm.routing import RoutingFileError, load_routes
-from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, llm_failure, stop_on_interrupt
+from ..orchestration.policies import (LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, llm_failure, permanent_failure,
+                                      stop_on_interrupt)
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
 from ..requirements import load_requirements
@@ -22,7 +23,7 @@ from ..retrieval.models import ChunkIndex
 from . import prompts
 from .models import Citation, Draft
 from .pipeline import DraftOutcome, DraftSettings, build_draft, gap_label, section_table
-from .profiles import DEFAULT_PROFILE, get_profile
+from .profiles import DEFAULT_PROFILE, get_profile, routing_profile
 
 
 class DraftConfig(LLMAssetConfig):
@@ -36,12 +37,17 @@ class DraftConfig(LLMAssetConfig):
 
 
 def configured_profile(llm: LLMRouter, model_config: str) -> str:
-    """The drafting profile the routing file gives `model_config` (the packaged default when it names none)."""
+    """The drafting profile the routing file gives `model_config` (the packaged default when it names none); an
+    unknown profile name fails the step without retries, naming the file and the key."""
+    path = llm.routes_location()
     try:
-        cfg = load_routes(llm.routes_location()).model_configs.get(model_config)
+        routes = load_routes(path)
     except RoutingFileError:
         return DEFAULT_PROFILE
-    return cfg.drafting_profile if cfg is not None else DEFAULT_PROFILE
+    try:
+        return routing_profile(routes, model_config, path)
+    except RoutingFileError as e:
+        raise permanent_failure(str(e)) from e
 
 
 def draft_settings(config: DraftConfig, profile_name: str) -> DraftSettings:

@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..llm.routing import RoutingFile, RoutingFileError
 
 PromptVariant = Literal["small", "capable"]
 
@@ -48,13 +51,22 @@ PROFILES: dict[str, DraftingProfile] = {
 DEFAULT_PROFILE = "small"
 
 
-def profile_names() -> list[str]:
-    return list(PROFILES)
-
-
 def get_profile(name: str | None) -> DraftingProfile:
     key = name or DEFAULT_PROFILE
     try:
         return PROFILES[key]
     except KeyError:
         raise ValueError(f"unknown drafting profile {key!r} (profiles: {', '.join(PROFILES)})") from None
+
+
+def routing_profile(routes: RoutingFile, model_config: str, path: Path) -> str:
+    """The drafting profile the routing file gives `model_config` (the default when it names none). The routing
+    file's schema keeps the name only; an unknown name is refused here, naming the file and the key."""
+    cfg = routes.model_configs.get(model_config)
+    name = cfg.drafting_profile if cfg is not None else DEFAULT_PROFILE
+    try:
+        get_profile(name)
+    except ValueError as e:
+        raise RoutingFileError(f"{path}: invalid routing file\n  model_configs.{model_config}.drafting_profile: {e}"
+                               ) from None
+    return name

@@ -177,52 +177,8 @@ def expand_model_list(data: dict[str, Any], path: Path) -> tuple[dict[str, Any],
         if key in data:
             problems.append(f"{key}: {why}")
             data.pop(key)
-    defaults: dict[str, Any] = {}
-    settings = data.pop("litellm_settings", None)
-    if settings is not None:
-        if not isinstance(settings, dict):
-            problems.append("litellm_settings: must be a mapping")
-        else:
-            for k in settings:
-                if k in _CALLBACK_KEYS:
-                    problems.append(f"litellm_settings.{k}: callbacks are a LiteLLM proxy/SDK logging hook; they "
-                                    "would send prompts (case data) to another service, and this project does not "
-                                    "run them: remove them")
-                elif k == "num_retries":
-                    defaults["num_retries"] = settings[k]
-                else:
-                    problems.append(f"litellm_settings.{k}: not applied by this project (only num_retries is)")
-    router = data.pop("router_settings", None)
-    if router is not None:
-        if not isinstance(router, dict):
-            problems.append("router_settings: must be a mapping")
-        else:
-            for k, v in router.items():
-                if k in _ROUTER_KEYS:
-                    defaults[k] = v
-                else:
-                    problems.append(f"router_settings.{k}: not applied by this project (chains are tried in file "
-                                    f"order; only {', '.join(sorted(_ROUTER_KEYS))} are read)")
-    entries = data.pop("model_list", None)
-    pointer = data.pop("litellm_config", None)
-    if pointer is not None:
-        if entries is not None:
-            problems.append("litellm_config and model_list: give one of them")
-        else:
-            target = (path.parent / str(pointer)) if not Path(str(pointer)).is_absolute() else Path(str(pointer))
-            try:
-                proxy = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as e:
-                problems.append(f"litellm_config: cannot read {target}: {type(e).__name__}")
-                proxy = {}
-            # Only the model list (and the router's retry/cooldown settings) of a proxy config are read: the rest
-            # configures the proxy server, which is not in this call path.
-            entries = proxy.get("model_list") if isinstance(proxy, dict) else None
-            if entries is None:
-                problems.append(f"litellm_config: {target} has no model_list")
-            for k, v in ((proxy.get("router_settings") or {}) if isinstance(proxy, dict) else {}).items():
-                if k in _ROUTER_KEYS:
-                    defaults.setdefault(k, v)
+    defaults = _settings_defaults(data.pop("litellm_settings", None), data.pop("router_settings", None), problems)
+    entries = _model_list(data.pop("model_list", None), data.pop("litellm_config", None), path, defaults, problems)
     if entries is None:
         if defaults:
             problems.append("router_settings/litellm_settings apply to model_list entries; this file has none")
@@ -238,44 +194,16 @@ def expand_model_list(data: dict[str, Any], path: Path) -> tuple[dict[str, Any],
             counts[e["model_name"]] = counts.get(e["model_name"], 0) + 1
     seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
-        where = f"model_list[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
-            problems.append(f"{where}: needs model_name and litellm_params")
+        dep = _entry_deployment(i, entry, defaults, problems)
+        if dep is None:
             continue
         group = entry["model_name"]
-        where = f"{where} (model_name {group!r})"
-        info = dict(entry.get("model_info") or {})
-        dep: dict[str, Any] = {k: v for k, v in info.items() if k in PROJECT_KEYS}
-        unknown = sorted(k for k in entry if k not in PROJECT_KEYS | {"model_name", "litellm_params", "model_info"})
-        if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(unknown)}")
-        dep.update({k: v for k, v in entry.items() if k in PROJECT_KEYS})
-        if "privacy" not in dep:
-            problems.append(f"{where}: no privacy class: add privacy: local | private_cloud | external (beside "
-                            "model_name or in model_info); an entry cannot be used without knowing where its data goes")
-            continue
-        params = dict(entry.get("litellm_params") or {})
-        if "max_input_tokens" in info:
-            params.setdefault("max_input_tokens", info["max_input_tokens"])
-        if "max_output_tokens" in info:
-            dep.setdefault("max_output_tokens", info["max_output_tokens"])
-        for k in ("input_cost_per_token", "output_cost_per_token"):
-            if k in info:
-                params.setdefault(k, info[k])
-        if "num_retries" in defaults:
-            params.setdefault("num_retries", defaults["num_retries"])
-        if ("allowed_fails" in defaults or "cooldown_time" in defaults) and "cooldown" not in dep:
-            cooldown = {}
-            if "allowed_fails" in defaults:
-                cooldown["after_failures"] = int(defaults["allowed_fails"]) + 1
-            if "cooldown_time" in defaults:
-                cooldown["seconds"] = defaults["cooldown_time"]
-            dep["cooldown"] = cooldown
-        dep["litellm_params"] = params
         seen[group] = seen.get(group, 0) + 1
+        info = entry.get("model_info") or {}
         name = str(dep.pop("name", None) or info.get("id") or (group if counts[group] == 1 else f"{group}-{seen[group]}"))
         if name in deployments:
-            problems.append(f"{where}: deployment name {name!r} is used twice (set name: to tell them apart)")
+            problems.append(f"model_list[{i}] (model_name {group!r}): deployment name {name!r} is used twice (set "
+                            "name: to tell them apart)")
             continue
         deployments[name] = dep
         groups.setdefault(group, []).append(name)
@@ -284,6 +212,100 @@ def expand_model_list(data: dict[str, Any], path: Path) -> tuple[dict[str, Any],
     if isinstance(configs, dict):
         data["model_configs"] = {n: _expand_config(c, groups) for n, c in configs.items()}
     return data, problems
+
+
+def _settings_defaults(settings: Any, router: Any, problems: list[str]) -> dict[str, Any]:
+    """Defaults for every model_list entry from `litellm_settings` and `router_settings` (retries, cooldown);
+    what this project does not apply is a problem."""
+    defaults: dict[str, Any] = {}
+    if settings is not None:
+        if not isinstance(settings, dict):
+            problems.append("litellm_settings: must be a mapping")
+        else:
+            for k in settings:
+                if k in _CALLBACK_KEYS:
+                    problems.append(f"litellm_settings.{k}: callbacks are a LiteLLM proxy/SDK logging hook; they "
+                                    "would send prompts (case data) to another service, and this project does not "
+                                    "run them: remove them")
+                elif k == "num_retries":
+                    defaults["num_retries"] = settings[k]
+                else:
+                    problems.append(f"litellm_settings.{k}: not applied by this project (only num_retries is)")
+    if router is not None:
+        if not isinstance(router, dict):
+            problems.append("router_settings: must be a mapping")
+        else:
+            for k, v in router.items():
+                if k in _ROUTER_KEYS:
+                    defaults[k] = v
+                else:
+                    problems.append(f"router_settings.{k}: not applied by this project (chains are tried in file "
+                                    f"order; only {', '.join(sorted(_ROUTER_KEYS))} are read)")
+    return defaults
+
+
+def _model_list(entries: Any, pointer: Any, path: Path, defaults: dict[str, Any], problems: list[str]) -> Any:
+    """The pasted `model_list`, or the one of the proxy config `litellm_config` points at (whose router
+    retry/cooldown settings fill `defaults` where the routing file has none)."""
+    if pointer is None:
+        return entries
+    if entries is not None:
+        problems.append("litellm_config and model_list: give one of them")
+        return entries
+    target = (path.parent / str(pointer)) if not Path(str(pointer)).is_absolute() else Path(str(pointer))
+    try:
+        proxy = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        problems.append(f"litellm_config: cannot read {target}: {type(e).__name__}")
+        proxy = {}
+    # Only the model list (and the router's retry/cooldown settings) of a proxy config are read: the rest
+    # configures the proxy server, which is not in this call path.
+    entries = proxy.get("model_list") if isinstance(proxy, dict) else None
+    if entries is None:
+        problems.append(f"litellm_config: {target} has no model_list")
+    for k, v in ((proxy.get("router_settings") or {}) if isinstance(proxy, dict) else {}).items():
+        if k in _ROUTER_KEYS:
+            defaults.setdefault(k, v)
+    return entries
+
+
+def _entry_deployment(i: int, entry: Any, defaults: dict[str, Any], problems: list[str]) -> dict[str, Any] | None:
+    """The deployment mapping of model_list entry `i` (its `name` key still in it, when given), or None with
+    the problem noted."""
+    where = f"model_list[{i}]"
+    if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
+        problems.append(f"{where}: needs model_name and litellm_params")
+        return None
+    where = f"{where} (model_name {entry['model_name']!r})"
+    info = dict(entry.get("model_info") or {})
+    dep: dict[str, Any] = {k: v for k, v in info.items() if k in PROJECT_KEYS}
+    unknown = sorted(k for k in entry if k not in PROJECT_KEYS | {"model_name", "litellm_params", "model_info"})
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(unknown)}")
+    dep.update({k: v for k, v in entry.items() if k in PROJECT_KEYS})
+    if "privacy" not in dep:
+        problems.append(f"{where}: no privacy class: add privacy: local | private_cloud | external (beside "
+                        "model_name or in model_info); an entry cannot be used without knowing where its data goes")
+        return None
+    params = dict(entry.get("litellm_params") or {})
+    if "max_input_tokens" in info:
+        params.setdefault("max_input_tokens", info["max_input_tokens"])
+    if "max_output_tokens" in info:
+        dep.setdefault("max_output_tokens", info["max_output_tokens"])
+    for k in ("input_cost_per_token", "output_cost_per_token"):
+        if k in info:
+            params.setdefault(k, info[k])
+    if "num_retries" in defaults:
+        params.setdefault("num_retries", defaults["num_retries"])
+    if ("allowed_fails" in defaults or "cooldown_time" in defaults) and "cooldown" not in dep:
+        cooldown = {}
+        if "allowed_fails" in defaults:
+            cooldown["after_failures"] = int(defaults["allowed_fails"]) + 1
+        if "cooldown_time" in defaults:
+            cooldown["seconds"] = defaults["cooldown_time"]
+        dep["cooldown"] = cooldown
+    dep["litellm_params"] = params
+    return dep
 
 
 def _expand_chain(chain: Any, groups: dict[str, list[str]]) -> Any:

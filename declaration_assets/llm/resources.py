@@ -1,7 +1,8 @@
 """`LLMRouter`: the Dagster resource (key "llm") every LLM call of the project goes through.
 
 Assets ask for a role under a model configuration and get a `Completion`; the routing file decides which
-deployments serve it. See `engine.py` for the call path and docs/ROUTING.md for the routing file.
+deployments serve it. See `engine.py` and `attempt.py` for the call path, `providers/` for what differs per
+provider family, and docs/ROUTING.md for the routing file.
 
     with llm.budget(600, "draft vawa-0001"):
         completion = llm.complete("drafter", prompt, CallContext(case_id=..., asset="draft", model_config=...))
@@ -23,8 +24,9 @@ from .cache import ResponseCache
 from .engine import Budget, RouterEngine, default_cache_dir, time_budget
 from .models import CallContext, Completion, CompletionClient, PromptSpec
 from .records import CallLog, records_markdown, records_summary, records_table
-from .routing import RoutingFile, RoutingFileError, load_routes, routes_hash
+from .routing import RoutingFile, load_routes, routes_hash
 from .routing_file import routes_path
+from .state import RouterState
 
 CACHE_ENV = "DECLARATION_LLM_CACHE"
 
@@ -47,6 +49,8 @@ class LLMRouter(dg.ConfigurableResource):
     spend_cap_usd: float | None = Field(default=None, description="per run, paid deployments; overrides the routing file's limit")
 
     _engine: RouterEngine | None = PrivateAttr(default=None)
+    # Pools, cooldowns and spend of this resource's calls (server slots also reach other processes: `slots.py`).
+    _state: RouterState = PrivateAttr(default_factory=RouterState)
 
     @property
     def _client(self) -> CompletionClient | None:
@@ -75,17 +79,16 @@ class LLMRouter(dg.ConfigurableResource):
                 log_content=self.log_content,
                 spend_cap_usd=self.spend_cap_usd,
                 logger=dg.get_dagster_logger("declaration_assets.llm"),
+                state=self._state,
             )
         return self._engine
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self._client is None:
-            try:
-                self._get_engine()  # a broken routing file fails the run at start, naming the file and key
-            except RoutingFileError as e:
-                from ..orchestration.policies import permanent_failure
-
-                raise permanent_failure(str(e)) from e
+            # A broken routing file fails the run at start with a `RoutingFileError` naming the file and key. Dagster
+            # does not retry a resource that fails to set up (the assets' retry policy applies to their bodies), and
+            # the asset kit counts the error among the permanent ones (`orchestration/policies.py`).
+            self._get_engine()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:

@@ -1,7 +1,7 @@
 """Counting prompt tokens before sending, and shrinking evidence so a prompt fits its deployment's window.
 
-Exact counts come from the server's own tokenizer where it has one (llama.cpp `/extras/tokenize`, vLLM
-`/tokenize`); otherwise `litellm.token_counter` estimates and a safety margin (per deployment, default 15 %) is
+Exact counts come from the server's own tokenizer where its provider adapter has one (llama.cpp `/extras/tokenize`,
+vLLM `/tokenize`: `providers/`); otherwise `litellm.token_counter` estimates and a safety margin (per deployment, default 15 %) is
 added. Nothing is ever cut from a prompt except whole evidence items, lowest-ranked first, and the drop is reported.
 
 A tokenizer endpoint is a request like any other: for a deployment that must not see case data, the prompt is
@@ -21,11 +21,9 @@ import httpx
 
 from ._litellm import litellm
 from .models import PromptSpec
+from .providers import adapter_for
 from .routing import Deployment
 
-# llama.cpp's `/extras/tokenize` tokenizes raw text, not the chat template. ChatML-style templates add at most
-# 5 tokens per message plus 3 to open the answer; 8 per message covers them with room to spare.
-TEMPLATE_TOKENS_PER_MESSAGE = 8
 TOKENIZER_TIMEOUT_S = 5.0
 
 Check = Callable[[str], None]  # raises when a text must not leave the process
@@ -50,11 +48,6 @@ class Fit:
     exact: bool
 
 
-def server_root(api_base: str | None) -> str:
-    base = (api_base or "").rstrip("/")
-    return base[: -len("/v1")] if base.endswith("/v1") else base
-
-
 class TokenCounter:
     """Counts tokens for a deployment; remembers recent exact counts (tokenizer round trips cost milliseconds)."""
 
@@ -63,13 +56,13 @@ class TokenCounter:
         self._cache: OrderedDict[tuple[str, str, str], int] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
-        self._client = httpx.Client(timeout=timeout_s)
+        self.client = httpx.Client(timeout=timeout_s)  # the adapters' tokenizer requests
 
     def close(self) -> None:
-        self._client.close()
+        self.client.close()
 
-    # --- exact -------------------------------------------------------------------------------------------
-    def _remember(self, key: tuple[str, str, str], fn) -> int:
+    def remember(self, key: tuple[str, str, str], fn: Callable[[], int]) -> int:
+        """`fn()`, or the count remembered under `key` (server, tokenizer, text)."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -81,37 +74,11 @@ class TokenCounter:
                 self._cache.popitem(last=False)
         return n
 
-    def _llamacpp_text(self, dep: Deployment, text: str, check: Check) -> int:
-        def call() -> int:
-            check(text)
-            r = self._client.post(f"{server_root(dep.api_base)}/extras/tokenize", json={"input": text})
-            r.raise_for_status()
-            return len(r.json()["tokens"])
-
-        return self._remember((dep.server_key, "llamacpp", text), call)
-
-    def _vllm_messages(self, dep: Deployment, messages: list[dict[str, str]], check: Check) -> int:
-        model = dep.model.split("/", 1)[1]
-
-        def call() -> int:
-            for m in messages:
-                check(m["content"])
-            r = self._client.post(f"{server_root(dep.api_base)}/tokenize", json={"model": model, "messages": messages})
-            r.raise_for_status()
-            body = r.json()
-            return int(body["count"]) if "count" in body else len(body["tokens"])
-
-        key_text = "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages)
-        return self._remember((dep.server_key, "vllm", key_text), call)
-
-    # --- public ------------------------------------------------------------------------------------------
     def count_messages(self, dep: Deployment, messages: list[dict[str, str]], check: Check = _no_check) -> TokenCount:
         try:
-            if dep.tokenizer == "llamacpp":
-                n = sum(self._llamacpp_text(dep, m["content"], check) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+            n = adapter_for(dep).count_messages(dep, messages, check, self)
+            if n is not None:
                 return TokenCount(n, True)
-            if dep.tokenizer == "vllm":
-                return TokenCount(self._vllm_messages(dep, messages, check), True)
         except (httpx.HTTPError, KeyError, ValueError, TypeError):
             pass  # the server has no usable tokenizer endpoint: estimate instead (recorded as an estimate)
         raw = litellm.token_counter(model=dep.model, messages=messages)
@@ -119,8 +86,9 @@ class TokenCounter:
 
     def count_text(self, dep: Deployment, text: str, check: Check = _no_check) -> TokenCount:
         try:
-            if dep.tokenizer == "llamacpp":
-                return TokenCount(self._llamacpp_text(dep, text, check), True)
+            n = adapter_for(dep).count_text(dep, text, check, self)
+            if n is not None:
+                return TokenCount(n, True)
         except (httpx.HTTPError, KeyError, ValueError, TypeError):
             pass
         raw = litellm.token_counter(model=dep.model, text=text)
@@ -164,13 +132,3 @@ def fit_prompt(prompt: PromptSpec, dep: Deployment, counter: TokenCounter, max_t
             return Fit(msgs, k, n - k, c.tokens, c.exact)
         k -= 1
     return None
-
-
-def ollama_num_ctx(prompt_tokens: int, max_tokens: int, dep: Deployment) -> int:
-    """`num_ctx` for Ollama: prompt plus answer, rounded up, at least the configured minimum, capped at the window."""
-    settings = dep.ollama
-    multiple = settings.num_ctx_multiple if settings else 1024
-    minimum = settings.min_num_ctx if settings else 2048
-    need = prompt_tokens + max_tokens
-    rounded = max(minimum, math.ceil(need / multiple) * multiple)
-    return min(rounded, dep.context_window)

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -38,9 +38,18 @@ class StreamResult:
     ttft_s: float | None
     latency_s: float
     usage: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, Any] | None = None  # llama.cpp `timings` from the final chunk, when it survives
-    ollama_final: dict[str, Any] | None = None  # Ollama's final NDJSON object (durations in ns)
+    # What the provider reported beside the text, as its adapter kept it (llama.cpp's `timings`, Ollama's final
+    # object); read back by the same adapter (`providers/`).
+    server: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None
+
+
+class StreamHooks(Protocol):
+    """What a provider adapter may watch in a stream (`providers/base.py`)."""
+
+    def watch_stream(self, wrapper: Any, server: dict[str, Any]) -> None: ...
+
+    def observe_chunk(self, chunk: Any, server: dict[str, Any]) -> None: ...
 
 
 class AttemptError(Exception):
@@ -161,28 +170,6 @@ def _close(wrapper: Any, resp: httpx.Response | None) -> None:
                 pass
 
 
-def _hook_ollama_final(wrapper: Any, sink: dict[str, Any]) -> None:
-    """Keep Ollama's final NDJSON object: litellm's parser drops its timing fields (load/prompt/eval durations)."""
-    stream = getattr(wrapper, "completion_stream", None)
-    parser = getattr(stream, "chunk_parser", None)
-    if parser is None:
-        return
-
-    def capture(chunk: Any) -> Any:
-        if isinstance(chunk, str):
-            try:
-                parsed = json.loads(chunk)
-            except ValueError:
-                parsed = None
-        else:
-            parsed = chunk
-        if isinstance(parsed, dict) and parsed.get("done") is True:
-            sink.update({k: v for k, v in parsed.items() if k != "message"})
-        return parser(chunk)
-
-    stream.chunk_parser = capture
-
-
 def _retry_after(exc: BaseException) -> float | None:
     resp = getattr(exc, "response", None)
     headers = getattr(resp, "headers", None) or getattr(exc, "headers", None) or {}
@@ -248,6 +235,34 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "bad_response", name
 
 
+@dataclass
+class _Collected:
+    """What a stream has delivered so far."""
+
+    start: float
+    ttft: float | None = None
+    got_chunk: bool = False
+    parts: list[str] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    finish: str | None = None
+    server: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, chunk: Any, now: float) -> None:
+        self.got_chunk = True
+        for ch in getattr(chunk, "choices", None) or []:
+            delta = getattr(ch, "delta", None)
+            content = getattr(delta, "content", None) if delta is not None else None
+            if content:
+                if self.ttft is None:
+                    self.ttft = now - self.start
+                self.parts.append(content)
+            if getattr(ch, "finish_reason", None):
+                self.finish = ch.finish_reason
+        u = getattr(chunk, "usage", None)
+        if u is not None:
+            self.usage = u.model_dump() if hasattr(u, "model_dump") else dict(u)
+
+
 def stream_completion(
     kwargs: dict[str, Any],
     *,
@@ -255,93 +270,81 @@ def stream_completion(
     stall_s: float,
     total_deadline: float,
     total_reason: str = "deadline_total",
-    capture_ollama: bool = False,
+    hooks: StreamHooks | None = None,
 ) -> StreamResult:
     """Stream one completion. Raises `AttemptError` on any failure, with the outcome already classified.
 
     `total_deadline` is a `time.monotonic()` instant (the earlier of the deployment's total deadline and any
-    time budget); `total_reason` is the outcome reported when it is the deadline that ends the attempt.
+    time budget); `total_reason` is the outcome reported when it is the deadline that ends the attempt. `hooks`
+    (the deployment's provider adapter) keeps what the provider reports beside the text.
     """
     start = time.monotonic()
     first_deadline = min(start + first_token_s, total_deadline)
     first_reason = "deadline_first_token" if start + first_token_s <= total_deadline else total_reason
-    read_timeout = max(0.05, first_deadline - start)
     dog = _Watchdog()
     dog.arm(first_deadline, first_reason)
+    got = _Collected(start)
     wrapper: Any = None
     resp: httpx.Response | None = None
-    ttft: float | None = None
-    got_chunk = False
-    parts: list[str] = []
-    usage: dict[str, Any] = {}
-    timings: dict[str, Any] | None = None
-    finish: str | None = None
-    ollama_final: dict[str, Any] = {}
     try:
         try:
-            wrapper = litellm.completion(**kwargs, stream=True, stream_timeout=read_timeout)
+            wrapper = litellm.completion(**kwargs, stream=True, stream_timeout=max(0.05, first_deadline - start))
             resp = _http_response(wrapper)
             dog.arm(first_deadline, first_reason, _socket_of(resp))
             _widen_read_timeout(resp, min(max(first_token_s, stall_s), max(0.05, total_deadline - start)))
-            if capture_ollama:
-                _hook_ollama_final(wrapper, ollama_final)
-            for chunk in wrapper:
-                now = time.monotonic()
-                if not got_chunk:
-                    got_chunk = True
-                stall_deadline = now + stall_s
-                if stall_deadline < total_deadline:
-                    dog.arm(stall_deadline, "deadline_stall")
-                else:
-                    dog.arm(total_deadline, total_reason)
-                choices = getattr(chunk, "choices", None) or []
-                for ch in choices:
-                    delta = getattr(ch, "delta", None)
-                    content = getattr(delta, "content", None) if delta is not None else None
-                    if content:
-                        if ttft is None:
-                            ttft = now - start
-                        parts.append(content)
-                    if getattr(ch, "finish_reason", None):
-                        finish = ch.finish_reason
-                u = getattr(chunk, "usage", None)
-                if u is not None:
-                    usage = u.model_dump() if hasattr(u, "model_dump") else dict(u)
-                t = getattr(chunk, "timings", None)
-                if isinstance(t, dict):
-                    timings = t
-                if dog.fired:
-                    break
-                if now >= total_deadline:
-                    dog.fired = total_reason
-                    break
-        except Exception as exc:  # noqa: BLE001 - every failure is classified into a record below
-            elapsed = time.monotonic() - start
-            if dog.fired:
-                raise AttemptError(dog.fired, type(exc).__name__, _deadline_message(dog.fired, elapsed),
-                                   ttft_s=ttft, latency_s=elapsed) from exc
-            outcome, name = classify(exc)
-            if outcome == "timeout":
-                now = time.monotonic()
-                if now >= total_deadline - 0.05:
-                    outcome = total_reason
-                else:
-                    outcome = "deadline_stall" if got_chunk else "deadline_first_token"
-                raise AttemptError(outcome, name, _deadline_message(outcome, elapsed), ttft_s=ttft,
-                                   latency_s=elapsed) from exc
-            raise AttemptError(outcome, name, _short(exc), ttft_s=ttft, latency_s=elapsed,
-                               retry_after_s=_retry_after(exc)) from exc
+            if hooks is not None:
+                hooks.watch_stream(wrapper, got.server)
+            _read(wrapper, got, dog, hooks, stall_s, total_deadline, total_reason)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified into a record
+            raise _attempt_error(exc, got, dog, total_deadline, total_reason) from exc
         elapsed = time.monotonic() - start
         if dog.fired:
             raise AttemptError(dog.fired, "DeadlineExceeded", _deadline_message(dog.fired, elapsed),
-                               ttft_s=ttft, latency_s=elapsed)
-        return StreamResult(
-            text="".join(parts), ttft_s=ttft, latency_s=elapsed, usage=usage, timings=timings,
-            ollama_final=ollama_final or None, finish_reason=finish,
-        )
+                               ttft_s=got.ttft, latency_s=elapsed)
+        return StreamResult(text="".join(got.parts), ttft_s=got.ttft, latency_s=elapsed, usage=got.usage,
+                            server=got.server, finish_reason=got.finish)
     finally:
         dog.stop()
         _close(wrapper, resp)
+
+
+def _read(wrapper: Any, got: _Collected, dog: _Watchdog, hooks: StreamHooks | None, stall_s: float,
+          total_deadline: float, total_reason: str) -> None:
+    """Read the stream into `got`, re-arming the watchdog at every chunk (stall deadline, capped by the total)."""
+    for chunk in wrapper:
+        now = time.monotonic()
+        stall_deadline = now + stall_s
+        if stall_deadline < total_deadline:
+            dog.arm(stall_deadline, "deadline_stall")
+        else:
+            dog.arm(total_deadline, total_reason)
+        got.take(chunk, now)
+        if hooks is not None:
+            hooks.observe_chunk(chunk, got.server)
+        if dog.fired:
+            break
+        if now >= total_deadline:
+            dog.fired = total_reason
+            break
+
+
+def _attempt_error(exc: Exception, got: _Collected, dog: _Watchdog, total_deadline: float,
+                   total_reason: str) -> AttemptError:
+    """The classified failure of an attempt: a deadline the watchdog enforced, a read timeout told apart by when
+    it happened, or the provider's error."""
+    elapsed = time.monotonic() - got.start
+    if dog.fired:
+        return AttemptError(dog.fired, type(exc).__name__, _deadline_message(dog.fired, elapsed),
+                            ttft_s=got.ttft, latency_s=elapsed)
+    outcome, name = classify(exc)
+    if outcome == "timeout":
+        if time.monotonic() >= total_deadline - 0.05:
+            outcome = total_reason
+        else:
+            outcome = "deadline_stall" if got.got_chunk else "deadline_first_token"
+        return AttemptError(outcome, name, _deadline_message(outcome, elapsed), ttft_s=got.ttft, latency_s=elapsed)
+    return AttemptError(outcome, name, _short(exc), ttft_s=got.ttft, latency_s=elapsed,
+                        retry_after_s=_retry_after(exc))
 
 
 def _deadline_message(outcome: str, elapsed: float) -> str:
@@ -364,27 +367,20 @@ _WARM: set[str] = set()
 _WARM_LOCK = threading.Lock()
 
 
-def warm_up(providers: set[str]) -> None:
+def warm_up(requests: dict[str, dict[str, Any] | None]) -> None:
     """Load litellm's provider code paths once per process, so the first call's deadlines measure the server.
 
     litellm imports its HTTP stack and provider modules on first use (1-3 s on a busy 2-core machine, longer
-    than a tight first-token deadline). A request to a closed local port (the discard port) walks that path
-    without reaching any server.
+    than a tight first-token deadline). `requests` gives, per provider, a request to a closed local port (the
+    discard port; each provider adapter writes its own) that walks that path without reaching any server; a
+    provider without one (None) is not warmed.
     """
     with _WARM_LOCK:
-        todo = sorted(p for p in providers if p not in _WARM and p in (
-            "openai", "hosted_vllm", "ollama", "ollama_chat", "bedrock"))
+        todo = sorted(p for p, kw in requests.items() if p not in _WARM and kw is not None)
         for provider in todo:
-            base = "http://127.0.0.1:9" + ("" if provider.startswith("ollama") or provider == "bedrock" else "/v1")
-            # Bedrock signs with explicit dummy keys: boto3 never looks for credentials (no metadata endpoint).
-            creds = ({"aws_access_key_id": "warm-up", "aws_secret_access_key": "warm-up",
-                      "aws_region_name": "us-east-1"} if provider == "bedrock" else {"api_key": "warm-up"})
-            model = "bedrock/converse/warm-up" if provider == "bedrock" else f"{provider}/warm-up"
             try:
-                wrapper = litellm.completion(
-                    model=model, api_base=base, stream=True, stream_timeout=2, num_retries=0,
-                    messages=[{"role": "user", "content": "."}], max_tokens=1, **creds,
-                )
+                wrapper = litellm.completion(**requests[provider], stream=True, stream_timeout=2, num_retries=0,
+                                             messages=[{"role": "user", "content": "."}], max_tokens=1)
                 for _ in wrapper:
                     break
             except Exception:  # noqa: BLE001 - the request is meant to fail; only the imports matter

@@ -208,19 +208,25 @@ def test_a_sentence_still_cut_after_the_continuations_never_ships():
 
 
 def test_the_routing_file_names_a_known_drafting_profile(tmp_path):
+    import dagster as dg
     import pytest
 
     from declaration_assets.drafting.assets import DraftConfig, configured_profile, draft_settings
     from declaration_assets.llm.resources import LLMRouter
-    from declaration_assets.llm.routing import RoutingFileError, load_routes
+    from declaration_assets.llm.routing import load_routes
 
     text = (Path_routes := tmp_path / "routes.yaml")
     base = ("default: big\ndeployments:\n  d: {model: openai/x, api_base: 'http://127.0.0.1:9/v1', "
             "context_window: 100000, privacy: local}\nmodel_configs:\n  big:\n    drafting_profile: {p}\n"
             "    drafter: [d]\n    judges: [[d], [d], [d]]\n    guard: [d]\n")
     text.write_text(base.replace("{p}", "huge"))
-    with pytest.raises(RoutingFileError, match="unknown drafting profile 'huge'"):
-        load_routes(Path_routes)
+    # The routing file's schema keeps only the name; the drafting stage refuses an unknown one, naming the file
+    # and the key, and the step fails without retries.
+    load_routes(Path_routes)
+    with pytest.raises(dg.Failure, match=r"routes.yaml: invalid routing file\n  model_configs.big.drafting_profile: "
+                                         r"unknown drafting profile 'huge' \(profiles: small, capable\)") as err:
+        configured_profile(LLMRouter(routes_file=str(Path_routes), use_cache=False), "big")
+    assert err.value.allow_retries is False
     text.write_text(base.replace("{p}", "capable"))
     router = LLMRouter(routes_file=str(Path_routes), use_cache=False)
     assert configured_profile(router, "big") == "capable"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext
 from declaration_assets.llm.resources import LLMRouter
 
@@ -37,13 +36,6 @@ def routes(deployments: dict[str, dict[str, Any]], drafter: list[str], judges: l
             "drafter": drafter, "judges": judges or [[first]] * 3, "guard": guard or [first]}},
         **top,
     }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process_state() -> Iterator[None]:
-    engine.reset_process_state()
-    yield
-    engine.reset_process_state()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import dagster as dg
 import pytest
 
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
-from declaration_assets.llm.engine import BudgetExhausted, build_request
+from declaration_assets.llm.engine import BudgetExhausted
+from declaration_assets.llm.providers import adapter_for
 from declaration_assets.llm.models import CallContext, LLMFailure, PromptSpec
 from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
 from declaration_assets.llm.privacy_gate import PrivacyRefusal, protect_outbound
@@ -194,7 +195,7 @@ def test_gate_rules() -> None:
 def test_openrouter_requests_deny_data_collection() -> None:
     dep = Deployment(name="or", model="openrouter/x/y", context_window=1000, privacy="external", free=True,
                      extra_body={"provider": {"order": ["a"]}})
-    kw = build_request(dep, [{"role": "user", "content": "x"}], PROMPT, 16, None)
+    kw = adapter_for(dep).request(dep, [{"role": "user", "content": "x"}], PROMPT, 16, None)
     assert kw["extra_body"]["provider"] == {"order": ["a"], "data_collection": "deny"}
 
 

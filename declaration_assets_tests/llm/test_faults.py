@@ -195,6 +195,11 @@ def test_failing_deployment_cools_down(make_router, ctx, primary, backup):
     c = router.complete("drafter", PROMPT, ctx)
     assert [(r["deployment"], r["outcome"]) for r in c.records] == [("primary", "cooldown_skip"), ("backup", "ok")]
     assert len(_chat_requests(primary)) == 2  # skipped: not asked again while cooling down
+    # Cooldowns belong to the router resource's state, not to the process: a new resource starts fresh.
+    fresh = make_router(routes({"primary": dep, "backup": deployment(f"{backup.base_url}/v1")}, drafter=["primary", "backup"]))
+    c = fresh.complete("drafter", PROMPT, ctx)
+    assert [(r["deployment"], r["outcome"]) for r in c.records][0] == ("primary", "server_error")
+    assert len(_chat_requests(primary)) == 3
 
 
 def test_records_go_to_the_call_log_without_content(router, ctx, primary, tmp_path):

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from declaration_assets.llm import engine
+from declaration_assets.llm.providers import adapter_for
+from declaration_assets.llm.transport import AttemptError
 from declaration_assets.llm.routing import RoutingFileError, load_routes, parse_routes
 
 from .conftest import deployment, routes
@@ -54,11 +56,11 @@ def test_secrets_as_os_environ_references_are_resolved_by_the_project(tmp_path: 
     monkeypatch.setenv("MY_SECRET", "s-456")
     from declaration_assets.llm.models import PromptSpec
 
-    kw = engine.build_request(a, [{"role": "user", "content": "x"}], PromptSpec(system="", user="x"), 16, None)
+    kw = adapter_for(a).request(a, [{"role": "user", "content": "x"}], PromptSpec(system="", user="x"), 16, None)
     assert kw["api_key"] == "k-123" and kw["aws_secret_access_key"] == "s-456"
     monkeypatch.delenv("MY_SECRET")
-    with pytest.raises(engine.AttemptError, match="MY_SECRET .*not set"):
-        engine.build_request(a, [{"role": "user", "content": "x"}], PromptSpec(system="", user="x"), 16, None)
+    with pytest.raises(AttemptError, match="MY_SECRET .*not set"):
+        adapter_for(a).request(a, [{"role": "user", "content": "x"}], PromptSpec(system="", user="x"), 16, None)
 
 
 # --- environment variable names and api_base ------------------------------------------------------------------

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from declaration_assets.cases.models import CaseFileError
-from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext, PermanentLLMFailure, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration.policies import LLM_RETRY_POLICY, NOT_RETRIED, llm_failure, stop_on_interrupt
@@ -38,7 +37,6 @@ def _failure_text(result: dg.ExecuteInProcessResult) -> str:
 
 
 def test_privacy_refusal_inside_an_llm_asset_is_not_retried(tmp_path: Path) -> None:
-    engine.reset_process_state()
     router = LLMRouter(routes_file=str(_external_routes(tmp_path)), call_log_path=str(tmp_path / "calls.jsonl"),
                        use_cache=False)
 
@@ -100,3 +98,7 @@ def test_invalid_routing_file_fails_the_run_without_retries(tmp_path: Path) -> N
                             raise_on_error=False)
     assert not result.success and calls == []
     assert _attempts(result) == 1
+    # The resource fails to set up with the routing file's own error, naming the file; Dagster does not retry it.
+    (init_failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    error = init_failure.event_specific_data.error.to_string()
+    assert "RoutingFileError" in error and f"{bad}: invalid routing file" in error

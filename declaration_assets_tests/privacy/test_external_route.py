@@ -26,7 +26,6 @@ from declaration_assets.drafting.models import Draft
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.judging.assets import judge_scores
 from declaration_assets.judging.models import CRITERIA, JudgeScores
-from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.llm.routing import load_routes
@@ -101,11 +100,9 @@ def server():
 
 @pytest.fixture(autouse=True)
 def _fresh_router_state(monkeypatch, tmp_path):
-    engine.reset_process_state()
     monkeypatch.setenv("PRIVACY_TEST_KEY", "test-key")
     monkeypatch.setattr("declaration_assets.privacy.settings.redaction_dir", lambda: tmp_path / "redaction")
     yield
-    engine.reset_process_state()
 
 
 @pytest.fixture(scope="module")

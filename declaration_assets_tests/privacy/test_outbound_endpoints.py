@@ -13,7 +13,6 @@ from collections import Counter
 
 import pytest
 
-from declaration_assets.llm import engine
 from declaration_assets.llm.models import CallContext, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.privacy import gate as privacy_gate
@@ -56,11 +55,9 @@ def _routes(tmp_path, api_base: str, tokenizer: str, window: int):
 
 @pytest.fixture(autouse=True)
 def _state(monkeypatch, tmp_path):
-    engine.reset_process_state()
     monkeypatch.setenv("PRIVACY_TEST_KEY", "test-key")
     monkeypatch.setattr("declaration_assets.privacy.settings.redaction_dir", lambda: tmp_path / "redaction")
     yield
-    engine.reset_process_state()
 
 
 @pytest.mark.parametrize(("tokenizer", "tokenize_path"), [("llamacpp", "/extras/tokenize"), ("vllm", "/tokenize")])

@@ -22,7 +22,6 @@ from declaration_assets import settings
 from declaration_assets.cases.models import load_case_record
 from declaration_assets.evaluation.fidelity import replay_definitions, replay_routes, seeds_for
 from declaration_assets.evaluation.replay import ReplayServer, Seed, reference_sentences
-from declaration_assets.llm import engine
 from declaration_assets.orchestration import jobs
 from declaration_assets.partitions import model_partitions
 from declaration_assets.privacy.catalog import build_catalog, dob_strings
@@ -93,7 +92,6 @@ def event_texts(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[
 @pytest.mark.timeout(1200)
 def test_previews_off_leaves_no_case_identifier_in_the_event_log(tmp_path, monkeypatch):
     monkeypatch.setenv(PREVIEWS_ENV, "0")
-    engine.reset_process_state()
     record = load_case_record(settings.CASES_DIR / CASE / "case.yaml")
     patterns = needle_patterns(record)
     assert len(patterns) > 40

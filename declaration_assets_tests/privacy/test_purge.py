@@ -18,7 +18,6 @@ from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.judging.assets import judge_scores
-from declaration_assets.llm import engine
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.privacy.purge import PurgeReport, Targets, main, purge_case, purge_s3
@@ -60,7 +59,6 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
                       llm_cache=cache / "llm" / "responses.sqlite", extraction_cache=cache / "extraction",
                       embeddings_dir=cache / "embeddings", redaction_dir=cache / "redaction",
                       case_dirs=[inbox], inbox_dir=inbox)
-    engine.reset_process_state()
     (tmp_path / "dagster").mkdir()
     with OpenAIFaultServer(flavor="openai", latency=Latency(first_token_s=0.0, gap_s=0.0, tokens=1),
                            reply=answer) as server, dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
@@ -122,7 +120,6 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
             if p.suffix in (".json", ".jsonl", ".md"):
                 text = p.read_text(encoding="utf-8", errors="ignore")
                 assert not contains_ci(text, record.parties[0].name), p
-    engine.reset_process_state()
 
 
 def test_purge_s3_objects_of_the_case_only(monkeypatch):

@@ -24,7 +24,6 @@ from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.extraction.pdf import _cache_key, ocr_settings
 from declaration_assets.guarding.assets import guarded_declaration
 from declaration_assets.judging.assets import judge_scores
-from declaration_assets.llm import engine
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration import intake, sensors
 from declaration_assets.extraction import references
@@ -98,7 +97,6 @@ def test_fresh_case_run_is_private_and_purge_leaves_no_byte_of_it(tmp_path, monk
     (folder / "case.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("PRIVACY_TEST_KEY", "k")
     (project / "dagster").mkdir()
-    engine.reset_process_state()
     with OpenAIFaultServer(flavor="openai", latency=Latency(first_token_s=0.0, gap_s=0.0, tokens=1),
                            reply=answer) as server, dg.DagsterInstance.local_temp(str(project / "dagster")) as instance:
         router = LLMRouter(routes_file=str(routing_file(project / "routes.yaml", f"{server.base_url}/v1")),
@@ -128,7 +126,6 @@ def test_fresh_case_run_is_private_and_purge_leaves_no_byte_of_it(tmp_path, monk
         purge_case(CASE, targets=targets, instance=instance, inputs=True)
         assert leaks(project, needles) == []
         assert instance.get_latest_materialization_event(dg.AssetKey("extracted_text")) is None
-    engine.reset_process_state()
 
 
 def _cache_entry(cache: Path, data: bytes) -> Path:
