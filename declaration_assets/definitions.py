@@ -1,7 +1,9 @@
-"""The code location: six assets from a case's PDFs to its evaluated declaration, plus the model comparison."""
+"""The code location: the case record, then six assets from a case's PDFs to its evaluated declaration, plus the model
+comparison."""
 
 import dagster as dg
 
+from .cases.assets import case_record
 from .drafting.assets import draft
 from .evaluation.assets import eval_report, model_comparison
 from .extraction.assets import extracted_text
@@ -20,7 +22,8 @@ apply_umask()
 
 defs = dg.Definitions.merge(
     dg.Definitions(
-        assets=[extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison],
+        assets=[case_record, extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report,
+                model_comparison],
         asset_checks=asset_checks,
         # case_storage (and in production the S3 io_manager) come from the profile: DECLARATION_PROFILE=dev|production
         resources={"embedder": Embedder(), "llm": LLMRouter(), **profile_resources()},

@@ -22,6 +22,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("privacy", ("privacy",)),
     ("llm", ("llm", "embedded")),
     ("asset kit", ("partitions", "orchestration.policies", "orchestration.ui")),
+    ("case record asset", ("cases.assets",)),
     ("extraction", ("extraction",)),
     ("retrieval", ("retrieval",)),
     ("drafting", ("drafting",)),

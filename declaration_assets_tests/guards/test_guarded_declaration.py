@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from declaration_assets import settings
+from declaration_assets.cases.assets import case_record
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.models import Draft
 from declaration_assets.extraction.models import ExtractedCase
@@ -51,6 +52,7 @@ def judge_scores_for(means: dict[str, float | None]) -> JudgeScores:
 
 
 def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase) -> list:
+    """The real `case_record` (read from the sample case folder), then stand-ins for the other upstream assets."""
     @dg.asset(name="extracted_text", partitions_def=case_partitions)
     def extracted_stub() -> ExtractedCase:
         return extracted
@@ -64,7 +66,7 @@ def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase)
     def judges_stub(draft: Draft) -> JudgeScores:
         return scores
 
-    return [extracted_stub, draft_stub, judges_stub]
+    return [case_record, extracted_stub, draft_stub, judges_stub]
 
 
 @pytest.fixture()
@@ -102,9 +104,11 @@ def materialize(assets, fake: FakeLLM, instance: dg.DagsterInstance) -> dg.Execu
 
 
 def prepared_instance(assets) -> dg.DagsterInstance:
+    """An instance holding the case-level assets (`case_record`, `extracted_text`) of CASE."""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cases", [CASE])
-    assert dg.materialize([assets[0]], partition_key=CASE, instance=instance).success
+    assert dg.materialize(assets[:2], partition_key=CASE, instance=instance,
+                          resources={"case_storage": LocalCaseStorage(roots=[str(CASES)])}).success
     return instance
 
 
