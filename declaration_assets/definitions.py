@@ -8,7 +8,7 @@ from .drafting.assets import draft
 from .evaluation.assets import eval_report, model_comparison
 from .extraction.assets import extracted_text
 from .guarding.assets import guarded_declaration
-from .guards.checks import asset_checks
+from .checks.checks import asset_checks
 from .judging.assets import judge_scores
 from .llm.resources import LLMRouter
 from .orchestration.defs import orchestration_definitions, profile_resources

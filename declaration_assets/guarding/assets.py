@@ -13,8 +13,8 @@ from ..drafting.models import Draft
 from ..exports.provenance import make_provenance
 from ..exports.write import write_declaration_version
 from ..extraction.models import ExtractedCase
-from ..guards.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata
-from ..guards.evaluate import case_facts, guard_draft
+from ..checks.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata
+from ..checks.evaluate import case_facts, guard_draft
 from ..judging.models import JudgeScores
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table

@@ -28,7 +28,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("drafting", ("drafting",)),
     ("exports", ("exports",)),
     ("judging", ("judging",)),
-    ("guards", ("guards",)),
+    ("checks", ("checks",)),
     ("guarding", ("guarding",)),
     ("evaluation", ("evaluation",)),
     ("top", ("orchestration", "privacy.purge", "evaluation.fidelity", "definitions", "demo", "cli", "__init__")),

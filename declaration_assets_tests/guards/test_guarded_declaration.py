@@ -19,8 +19,8 @@ from declaration_assets.extraction.models import ExtractedCase
 from declaration_assets.guarding.assets import guarded_declaration
 from declaration_assets.guarding.models import GuardedDeclaration
 from declaration_assets.guarding.rewrite import parse_rewrite
-from declaration_assets.guards.checks import draft_guards
-from declaration_assets.guards.evaluate import required_elements
+from declaration_assets.checks.checks import draft_guards
+from declaration_assets.checks.evaluate import required_elements
 from declaration_assets.judging.models import ElementScore, JudgeScores
 from declaration_assets.llm.models import LLMFailure
 from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
@@ -193,7 +193,7 @@ def test_parse_rewrite_strips_reasoning_headings_and_preamble():
 def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext
 
     _, extracted, d = env
@@ -219,7 +219,7 @@ def test_a_gap_marker_is_not_sent_for_a_rewrite(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.drafting import prompts as drafting_prompts
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext
 
     _, extracted, d = env
@@ -274,7 +274,7 @@ def test_a_rewrite_is_held_to_the_drafting_voice_checks():
 def test_a_rewrite_cut_off_at_its_token_limit_never_replaces_a_section(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext, Completion
 
     _, extracted, d = env
