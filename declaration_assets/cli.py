@@ -151,7 +151,7 @@ def run_case(args: argparse.Namespace) -> int:
     from .definitions import defs
 
     instance = ensure_instance()
-    print(f"{case_id}: ingest_job (extracted_text, chunk_index), then declaration_job (draft, judge_scores, "
+    print(f"{case_id}: ingest_job (case_record, extracted_text, chunk_index), then declaration_job (draft, judge_scores, "
           f"guarded_declaration, eval_report) for model configuration '{model}'; instance {os.environ['DAGSTER_HOME']}",
           flush=True)
     started = time.monotonic()

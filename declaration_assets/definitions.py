@@ -1,12 +1,14 @@
-"""The code location: six assets from a case's PDFs to its evaluated declaration, plus the model comparison."""
+"""The code location: the case record, then six assets from a case's PDFs to its evaluated declaration, plus the model
+comparison."""
 
 import dagster as dg
 
+from .cases.assets import case_record
 from .drafting.assets import draft
 from .evaluation.assets import eval_report, model_comparison
 from .extraction.assets import extracted_text
 from .guarding.assets import guarded_declaration
-from .guards.checks import asset_checks
+from .checks.checks import asset_checks
 from .judging.assets import judge_scores
 from .llm.resources import LLMRouter
 from .orchestration.defs import orchestration_definitions, profile_resources
@@ -20,7 +22,8 @@ apply_umask()
 
 defs = dg.Definitions.merge(
     dg.Definitions(
-        assets=[extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison],
+        assets=[case_record, extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report,
+                model_comparison],
         asset_checks=asset_checks,
         # case_storage (and in production the S3 io_manager) come from the profile: DECLARATION_PROFILE=dev|production
         resources={"embedder": Embedder(), "llm": LLMRouter(), **profile_resources()},

@@ -40,7 +40,7 @@ def test_whole_graph_for_one_case_with_the_embedded_model(embedded_api_base, tmp
     with dg.instance_for_test() as instance:
         register_case(instance, CASE)
         ingest = dg.materialize(
-            [*assets, *checks], selection=["extracted_text", "chunk_index"], partition_key=CASE,
+            [*assets, *checks], selection=["case_record", "extracted_text", "chunk_index"], partition_key=CASE,
             instance=instance, resources=resources,
         )
         assert ingest.success

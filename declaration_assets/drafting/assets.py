@@ -5,7 +5,7 @@
 import dagster as dg
 from pydantic import Field
 
-from ..cases.storage import CaseStorage
+from ..cases.models import CaseRecord
 from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
@@ -108,6 +108,7 @@ def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
     **ui_attributes("draft"),
     partitions_def=case_model_partitions,
     ins={
+        "case_record": dg.AssetIn(partition_mapping=by_case_dimension),
         "extracted_text": dg.AssetIn(partition_mapping=by_case_dimension),
         "chunk_index": dg.AssetIn(partition_mapping=by_case_dimension),
     },
@@ -120,14 +121,14 @@ def draft_metadata(outcome: DraftOutcome) -> dict[str, dg.MetadataValue]:
 def draft(
     context: dg.AssetExecutionContext,
     config: DraftConfig,
+    case_record: CaseRecord,
     extracted_text: ExtractedCase,
     chunk_index: ChunkIndex,
     llm: LLMRouter,
     embedder: Embedder,
-    case_storage: CaseStorage,
 ) -> dg.Output[Draft]:
     case_id, model_config = case_and_model(context)
-    record = case_storage.read_case_record(case_id)
+    record = case_record
     requirements = load_requirements(record.case_type).for_language(record.language)  # her language's queries too
     ctx = CallContext(case_id=case_id, asset="draft", model_config=model_config, case_record=record,
                       run_id=context.run_id)

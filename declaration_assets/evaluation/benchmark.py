@@ -27,8 +27,8 @@ from .. import settings
 from ..cases.models import load_case_record
 from ..drafting.models import Draft, Exhibit, Section
 from ..extraction.models import DocumentInfo, ExtractedCase, PageText
-from ..guards.evaluate import case_facts, length_bounds, required_elements
-from ..guards.rules import run_guards
+from ..checks.evaluate import case_facts, length_bounds, required_elements
+from ..checks.rules import run_guards
 from ..requirements import load_requirements
 from .bertscore import AlignedSection, BertScoreScorer, align_sections, clean, default_model, parse_reference, score_sections
 

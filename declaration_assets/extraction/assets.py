@@ -5,7 +5,7 @@ import dagster as dg
 from pydantic import Field
 
 from .. import settings
-from ..cases.models import CaseFileError
+from ..cases.models import CaseFileError, CaseRecord
 from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseStorage
 from ..orchestration.policies import permanent_failure
 from ..orchestration.ui import ui_attributes
@@ -33,13 +33,12 @@ class ExtractionConfig(dg.Config):
     description="Every page of every PDF of the case: document, page, method (text layer or OCR), language.",
 )
 def extracted_text(
-    context: dg.AssetExecutionContext, config: ExtractionConfig, case_storage: CaseStorage
+    context: dg.AssetExecutionContext, config: ExtractionConfig, case_record: CaseRecord, case_storage: CaseStorage
 ) -> dg.Output[ExtractedCase]:
     case_id = context.partition_key
     try:
-        record = case_storage.read_case_record(case_id)
         files = case_storage.list_files(case_id)
-    except CaseFileError as e:
+    except CaseFileError as e:  # a refused folder (a link, the same id in two roots)
         raise permanent_failure(str(e)) from e
     except FileNotFoundError as e:
         raise dg.Failure(description=f"case {case_id}: {e}") from e
@@ -71,6 +70,6 @@ def extracted_text(
     for p in case.low_quality_pages:
         context.log.warning(f"{p.document} p.{p.page}: {p.quality_reason}; kept out of the evidence")
     metadata = extraction_metadata(case, results)
-    metadata["case_type"] = dg.MetadataValue.text(record.case_type)
-    metadata["declarant_language"] = dg.MetadataValue.text(record.language)
+    metadata["case_type"] = dg.MetadataValue.text(case_record.case_type)
+    metadata["declarant_language"] = dg.MetadataValue.text(case_record.language)
     return dg.Output(case, metadata=metadata)

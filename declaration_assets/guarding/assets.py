@@ -7,14 +7,14 @@ import dagster as dg
 from pydantic import Field
 
 from .. import settings
-from ..cases.storage import CaseStorage
+from ..cases.models import CaseRecord
 from ..drafting.compose import declarant_name_words
 from ..drafting.models import Draft
 from ..exports.provenance import make_provenance
 from ..exports.write import write_declaration_version
 from ..extraction.models import ExtractedCase
-from ..guards.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata, load_record
-from ..guards.evaluate import case_facts, guard_draft
+from ..checks.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metadata
+from ..checks.evaluate import case_facts, guard_draft
 from ..judging.models import JudgeScores
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
@@ -76,7 +76,10 @@ def guarded_metadata(value: GuardedDeclaration, markdown: str) -> dict[str, Any]
 @dg.asset(
     **ui_attributes("guarded_declaration"),
     partitions_def=case_model_partitions,
-    ins={"extracted_text": dg.AssetIn(partition_mapping=by_case_dimension)},
+    ins={
+        "case_record": dg.AssetIn(partition_mapping=by_case_dimension),
+        "extracted_text": dg.AssetIn(partition_mapping=by_case_dimension),
+    },
     check_specs=GUARDED_CHECK_SPECS,
     retry_policy=LLM_RETRY_POLICY,
     pool=LLM_POOL,
@@ -87,14 +90,14 @@ def guarded_metadata(value: GuardedDeclaration, markdown: str) -> dict[str, Any]
 def guarded_declaration(
     context: dg.AssetExecutionContext,
     config: GuardConfig,
+    case_record: CaseRecord,
     draft: Draft,
     judge_scores: JudgeScores,
     extracted_text: ExtractedCase,
     llm: LLMRouter,
-    case_storage: CaseStorage,
 ):  # yields the Output, then the guards check result
     case_id, model_config = case_and_model(context)
-    record = load_record(case_storage, case_id, context.log)
+    record = case_record
     requirements = load_requirements(draft.case_type)
     facts = case_facts(draft, record, extracted_text)
 

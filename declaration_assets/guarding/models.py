@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..drafting.models import Draft
 from ..exports.provenance import Provenance
-from ..guards.models import GuardReport
+from ..checks.models import GuardReport
 
 Status = Literal["READY", "NOT READY"]
 RewriteOutcome = Literal["kept_rewrite", "kept_original", "failed", "empty"]

@@ -25,9 +25,9 @@ from ..drafting.models import Citation
 from ..drafting.pipeline import stopped_at_limit
 from ..drafting.models import Draft, Section
 from ..extraction.models import ExtractedCase
-from ..guards.facts import fold
-from ..guards.models import GuardReport
-from ..guards.rules import find_citations, section_key
+from ..checks.facts import fold
+from ..checks.models import GuardReport
+from ..checks.rules import find_citations, section_key
 from ..judging.models import JudgeScores
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
 from . import prompts

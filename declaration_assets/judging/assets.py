@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from ..cases.storage import CaseStorage
+from ..cases.models import CaseRecord
 from ..drafting.models import Draft, Section
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
@@ -61,7 +61,10 @@ def judge_metadata(outcome: JudgingOutcome) -> dict[str, dg.MetadataValue]:
 @dg.asset(
     **ui_attributes("judge_scores"),
     partitions_def=case_model_partitions,
-    ins={"chunk_index": dg.AssetIn(partition_mapping=by_case_dimension)},
+    ins={
+        "case_record": dg.AssetIn(partition_mapping=by_case_dimension),
+        "chunk_index": dg.AssetIn(partition_mapping=by_case_dimension),
+    },
     retry_policy=LLM_RETRY_POLICY,
     pool=LLM_POOL,
     code_version=prompts.JUDGE_PROMPT_VERSION,
@@ -71,15 +74,15 @@ def judge_metadata(outcome: JudgingOutcome) -> dict[str, dg.MetadataValue]:
 def judge_scores(
     context: dg.AssetExecutionContext,
     config: JudgeConfig,
+    case_record: CaseRecord,
     draft: Draft,
     chunk_index: ChunkIndex,
     llm: LLMRouter,
-    case_storage: CaseStorage,
 ) -> dg.Output[JudgeScores]:
     case_id, model_config = case_and_model(context)
     # The case record travels with every call: it drives redaction when a judge runs on an external route.
     ctx = CallContext(case_id=case_id, asset="judge_scores", model_config=model_config,
-                      case_record=case_storage.read_case_record(case_id), run_id=context.run_id)
+                      case_record=case_record, run_id=context.run_id)
     with stop_on_interrupt(), llm.budget(config.time_budget_s, f"judge_scores {case_id}/{model_config}"):
         outcome = run_judges(
             draft=draft,

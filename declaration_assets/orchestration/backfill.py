@@ -4,8 +4,8 @@
 
 submits a real Dagster asset backfill (the same request the UI's "Materialize..." > backfill sends) for
 draft, judge_scores, guarded_declaration, eval_report over every (case, model) pair, plus `model_comparison`
-after them. The daemon executes it (`make dev`). `--include-ingest` adds extracted_text and chunk_index for the
-cases; `--graphql-url http://127.0.0.1:3000/graphql` submits through a running webserver instead of in-process.
+after them. The daemon executes it (`make dev`). `--include-ingest` adds case_record, extracted_text and chunk_index
+for the cases; `--graphql-url http://127.0.0.1:3000/graphql` submits through a running webserver instead of in-process.
 
 Both ways send Dagster's public GraphQL mutation `launchPartitionBackfill`: through the webserver over HTTP, or
 in-process through the `dagster-graphql` command against the instance named by DAGSTER_HOME. No private Dagster
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m declaration_assets.orchestration.backfill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", required=True, type=split_list, help="comma-separated case ids")
     parser.add_argument("--models", required=True, type=split_list, help="comma-separated model configurations")
-    parser.add_argument("--include-ingest", action="store_true", help="also (re)materialize extracted_text and chunk_index")
+    parser.add_argument("--include-ingest", action="store_true", help="also (re)materialize case_record, extracted_text and chunk_index")
     parser.add_argument("--title")
     parser.add_argument("--module", default=DEFAULT_MODULE, help="module holding the Definitions (default: %(default)s)")
     parser.add_argument("--graphql-url", help="submit through a running webserver, e.g. http://127.0.0.1:3000/graphql")

@@ -1,7 +1,7 @@
 """The two jobs every case runs through, and case registration.
 
 Dagster runs one partitions definition per run, so a case flows through the two partition levels in two runs:
-1. `ingest_job` (extracted_text, chunk_index) for partition `<case_id>` of `case_partitions`;
+1. `ingest_job` (case_record, extracted_text, chunk_index) for partition `<case_id>` of `case_partitions`;
 2. `declaration_job` (draft, judge_scores, guarded_declaration, eval_report) for `<case_id>|<model_config>` of
    `case_model_partitions`, launched by the `declaration_after_ingest` run-status sensor when run 1 succeeds.
 The inbox sensors start run 1; `make demo` runs the same two jobs (see `run_case_in_process`).
@@ -16,7 +16,9 @@ from ..partitions import CASES, case_model_partitions, case_partitions
 
 INGEST_JOB = "ingest_job"
 DECLARATION_JOB = "declaration_job"
-INGEST_ASSETS = ("extracted_text", "chunk_index")
+INGEST_ASSETS = ("case_record", "extracted_text", "chunk_index")
+# Where the inbox sensors record what intake found about a case (documented in docs/OPERATIONS.md).
+INTAKE_OBSERVED_ASSET = "extracted_text"
 DECLARATION_ASSETS = ("draft", "judge_scores", "guarded_declaration", "eval_report")
 
 # Tags the orchestration puts on runs (namespaced, shown in the UI's run list).
@@ -28,7 +30,7 @@ ingest_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=case_partitions,
-    description="Extract every page of a case's PDFs and index their chunks (one case).",
+    description="Validate a case's case.yaml, extract every page of its PDFs and index their chunks (one case).",
 )
 
 declaration_job = dg.define_asset_job(

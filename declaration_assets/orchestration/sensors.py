@@ -17,8 +17,8 @@ from . import intake
 from .jobs import (
     DECLARATION_JOB,
     FINGERPRINT_TAG,
-    INGEST_ASSETS,
     INGEST_RUN_TAG,
+    INTAKE_OBSERVED_ASSET,
     SOURCE_TAG,
     declaration_job,
     declaration_partition_key,
@@ -87,7 +87,7 @@ def intake_event(case_id: str, status: str, problems: Sequence[str], listing_fp:
     if notices:
         metadata["notices"] = _md_list(notices)
     metadata["listing_fingerprint"] = listing_fp
-    return dg.AssetObservation(asset_key=dg.AssetKey(INGEST_ASSETS[0]), partition=case_id, metadata=metadata)
+    return dg.AssetObservation(asset_key=dg.AssetKey(INTAKE_OBSERVED_ASSET), partition=case_id, metadata=metadata)
 
 
 def intake_tick(

@@ -7,6 +7,7 @@ GROUP_DECLARATION = "declaration"
 GROUP_EVALUATION = "evaluation"
 
 ASSET_GROUPS: dict[str, str] = {
+    "case_record": GROUP_INGESTION,
     "extracted_text": GROUP_INGESTION,
     "chunk_index": GROUP_INGESTION,
     "draft": GROUP_DECLARATION,
@@ -17,6 +18,7 @@ ASSET_GROUPS: dict[str, str] = {
 }
 
 ASSET_KINDS: dict[str, set[str]] = {
+    "case_record": {"yaml", "pydantic"},
     "extracted_text": {"pdf", "pymupdf"},
     "chunk_index": {"faiss", "sentence_transformers"},
     "draft": {"litellm"},

@@ -36,7 +36,7 @@ from ..extraction import references
 from . import settings as privacy_settings
 from .store import delete_map
 
-CASE_ASSETS = ("extracted_text", "chunk_index")
+CASE_ASSETS = ("case_record", "extracted_text", "chunk_index")
 CASE_MODEL_ASSETS = ("draft", "judge_scores", "guarded_declaration", "eval_report")
 
 

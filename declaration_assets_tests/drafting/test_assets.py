@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from declaration_assets.cases.assets import case_record
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
 from declaration_assets.drafting.models import Draft
@@ -59,8 +60,8 @@ def test_draft_and_judge_scores_materialize(tmp_path, embedder):
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cases", [CASE])
-    assets = [extracted_text_stub, chunk_index_stub, draft, judge_scores]
-    dg.materialize(assets, selection=[extracted_text_stub, chunk_index_stub], partition_key=CASE,
+    assets = [case_record, extracted_text_stub, chunk_index_stub, draft, judge_scores]
+    dg.materialize(assets, selection=[case_record, extracted_text_stub, chunk_index_stub], partition_key=CASE,
                    instance=instance, resources=resources)
     key = dg.MultiPartitionKey({"case": CASE, "model": "default"})
     result = dg.materialize(assets, selection=[draft, judge_scores], partition_key=key, instance=instance,

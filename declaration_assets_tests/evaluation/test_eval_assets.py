@@ -18,7 +18,7 @@ from declaration_assets.evaluation.report import compare_models
 from declaration_assets.exports.provenance import make_provenance
 from declaration_assets.exports.write import write_declaration_version
 from declaration_assets.guarding.models import GuardedDeclaration
-from declaration_assets.guards.evaluate import guard_draft, required_elements
+from declaration_assets.checks.evaluate import guard_draft, required_elements
 from declaration_assets.judging.models import JudgeScores
 from declaration_assets.partitions import case_model_partitions
 from declaration_assets_tests.guards.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-from declaration_assets.guards.evaluate import guard_draft, required_elements
+from declaration_assets.checks.evaluate import guard_draft, required_elements
 from declaration_assets.llm.models import CallContext
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.requirements import load_requirements

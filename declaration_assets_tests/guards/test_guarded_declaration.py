@@ -12,14 +12,15 @@ import pytest
 import yaml
 
 from declaration_assets import settings
+from declaration_assets.cases.assets import case_record
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.models import Draft
 from declaration_assets.extraction.models import ExtractedCase
 from declaration_assets.guarding.assets import guarded_declaration
 from declaration_assets.guarding.models import GuardedDeclaration
 from declaration_assets.guarding.rewrite import parse_rewrite
-from declaration_assets.guards.checks import draft_guards
-from declaration_assets.guards.evaluate import required_elements
+from declaration_assets.checks.checks import draft_guards
+from declaration_assets.checks.evaluate import required_elements
 from declaration_assets.judging.models import ElementScore, JudgeScores
 from declaration_assets.llm.models import LLMFailure
 from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
@@ -51,6 +52,7 @@ def judge_scores_for(means: dict[str, float | None]) -> JudgeScores:
 
 
 def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase) -> list:
+    """The real `case_record` (read from the sample case folder), then stand-ins for the other upstream assets."""
     @dg.asset(name="extracted_text", partitions_def=case_partitions)
     def extracted_stub() -> ExtractedCase:
         return extracted
@@ -64,7 +66,7 @@ def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase)
     def judges_stub(draft: Draft) -> JudgeScores:
         return scores
 
-    return [extracted_stub, draft_stub, judges_stub]
+    return [case_record, extracted_stub, draft_stub, judges_stub]
 
 
 @pytest.fixture()
@@ -102,9 +104,11 @@ def materialize(assets, fake: FakeLLM, instance: dg.DagsterInstance) -> dg.Execu
 
 
 def prepared_instance(assets) -> dg.DagsterInstance:
+    """An instance holding the case-level assets (`case_record`, `extracted_text`) of CASE."""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cases", [CASE])
-    assert dg.materialize([assets[0]], partition_key=CASE, instance=instance).success
+    assert dg.materialize(assets[:2], partition_key=CASE, instance=instance,
+                          resources={"case_storage": LocalCaseStorage(roots=[str(CASES)])}).success
     return instance
 
 
@@ -189,7 +193,7 @@ def test_parse_rewrite_strips_reasoning_headings_and_preamble():
 def test_a_rewrite_that_shortens_a_too_short_declaration_is_not_kept(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext
 
     _, extracted, d = env
@@ -215,7 +219,7 @@ def test_a_gap_marker_is_not_sent_for_a_rewrite(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.drafting import prompts as drafting_prompts
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext
 
     _, extracted, d = env
@@ -270,7 +274,7 @@ def test_a_rewrite_is_held_to_the_drafting_voice_checks():
 def test_a_rewrite_cut_off_at_its_token_limit_never_replaces_a_section(env):
     from declaration_assets.cases.models import load_case_record
     from declaration_assets.guarding.rewrite import RewriteSettings, rewrite_flagged
-    from declaration_assets.guards.evaluate import guard_draft
+    from declaration_assets.checks.evaluate import guard_draft
     from declaration_assets.llm.models import CallContext, Completion
 
     _, extracted, d = env

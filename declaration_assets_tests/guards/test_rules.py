@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from declaration_assets.guards.evaluate import case_facts, guard_draft, required_elements
-from declaration_assets.guards.facts import build_case_facts, find_dates
-from declaration_assets.guards.rules import check_length, find_citations, find_name_candidates
+from declaration_assets.checks.evaluate import case_facts, guard_draft, required_elements
+from declaration_assets.checks.facts import build_case_facts, find_dates
+from declaration_assets.checks.rules import check_length, find_citations, find_name_candidates
 
 from .fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
 
@@ -88,7 +88,7 @@ def test_a_record_date_tied_to_the_wrong_evidence_is_a_warning(clean, record, ex
 
 
 def test_cited_pages_belong_to_the_sentence_of_the_date():
-    from declaration_assets.guards.rules import cited_pages_after
+    from declaration_assets.checks.rules import cited_pages_after
 
     text = ("We married on June 15, 2019 at 2215 Calloway St. in Houston [Ex. B, p. 1] [Ex. A, p. 2]. "
             "He hit me on May 2, 2023. I left [Ex. C, p. 1; Ex. D, pp. 2-3].")

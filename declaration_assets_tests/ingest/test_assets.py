@@ -7,6 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from declaration_assets.cases.assets import case_record
+from declaration_assets.cases.models import CaseRecord, Party
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.extraction.assets import ExtractionConfig, extracted_text
 from declaration_assets.extraction.models import ExtractedCase
@@ -46,9 +48,14 @@ def _good_case(root: Path) -> Path:
     )
 
 
+def _record() -> CaseRecord:
+    return CaseRecord(case_id=CASE_ID, case_type="vawa", parties=(Party(role="declarant", name="Ana Lucia Pereira"),))
+
+
 def _run_extracted_text(root: Path) -> dg.Output:
     context = dg.build_asset_context(partition_key=CASE_ID)
-    return extracted_text(context, config=ExtractionConfig(), case_storage=LocalCaseStorage(roots=[str(root)]))
+    return extracted_text(context, config=ExtractionConfig(), case_record=_record(),
+                          case_storage=LocalCaseStorage(roots=[str(root)]))
 
 
 def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr: OcrSettings) -> None:
@@ -86,11 +93,6 @@ def test_previews_can_be_turned_off(tmp_path: Path, isolated_cache: Path, monkey
     assert "preview" not in _run_extracted_text(tmp_path).metadata
 
 
-def test_bad_case_yaml_fails_with_the_case_file_message(tmp_path: Path, isolated_cache: Path) -> None:
-    write_case(tmp_path, CASE_ID, {"a.pdf": to_bytes(text_pdf(LEASE_PAGES))}, case_yaml="case_type: divorce\n")
-    with pytest.raises(dg.Failure) as info:
-        _run_extracted_text(tmp_path)
-    assert "case.yaml" in info.value.description and "case_type" in info.value.description
 
 
 def test_missing_case_fails_clearly(tmp_path: Path, isolated_cache: Path) -> None:
@@ -122,7 +124,8 @@ def test_materialize_both_assets_and_reindex_without_embedding(
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("cases", [CASE_ID])
         runs = [
-            dg.materialize([extracted_text, chunk_index], partition_key=CASE_ID, resources=resources, instance=instance)
+            dg.materialize([case_record, extracted_text, chunk_index], partition_key=CASE_ID, resources=resources,
+                           instance=instance)
             for _ in range(2)
         ]
         assert all(r.success for r in runs)

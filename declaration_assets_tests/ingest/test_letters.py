@@ -54,7 +54,9 @@ def test_fixed_added_and_removed_documents_keep_everyone_elses_letter() -> None:
 
 def _run(root: Path) -> dg.Output:
     context = dg.build_asset_context(partition_key=CASE_ID)
-    return extracted_text(context, config=ExtractionConfig(), case_storage=LocalCaseStorage(roots=[str(root)]))
+    record = LocalCaseStorage(roots=[str(root)]).read_case_record(CASE_ID)
+    return extracted_text(context, config=ExtractionConfig(), case_record=record,
+                          case_storage=LocalCaseStorage(roots=[str(root)]))
 
 
 def test_fixing_a_failed_first_pdf_keeps_the_old_letters(tmp_path: Path, isolated_cache: Path) -> None:

@@ -1,4 +1,4 @@
-"""Test-only Definitions: the six asset keys with their real partitions, doing small real work quickly.
+"""Test-only Definitions: the project's asset keys with their real partitions, doing small real work quickly.
 
 The orchestration tests exercise sensors, jobs, runs, backfills and storage; these assets stand in for the
 pipeline's (no model server, no embedding model) while keeping keys, partitions, mappings and resources, so the
@@ -25,8 +25,14 @@ from declaration_assets.partitions import by_case_dimension, case_and_model, cas
 FAIL_CASES_ENV = "STAND_IN_FAIL_CASES"
 
 
+@dg.asset(partitions_def=case_partitions, description="The case's case.yaml (stand-in).", **ui_attributes("case_record"))
+def case_record(context: dg.AssetExecutionContext, case_storage: CaseStorage) -> dict:
+    record = case_storage.read_case_record(context.partition_key)
+    return {"case_id": record.case_id, "case_type": record.case_type}
+
+
 @dg.asset(partitions_def=case_partitions, description="Pages of the case's PDFs (stand-in).", **ui_attributes("extracted_text"))
-def extracted_text(context: dg.AssetExecutionContext, case_storage: CaseStorage) -> dict:
+def extracted_text(context: dg.AssetExecutionContext, case_record: dict, case_storage: CaseStorage) -> dict:
     case_id = context.partition_key
     if case_id in os.environ.get(FAIL_CASES_ENV, "").split(","):
         raise dg.Failure(f"stand-in failure for {case_id}")
@@ -45,14 +51,18 @@ def chunk_index(extracted_text: dict) -> list[str]:
 
 @dg.asset(
     partitions_def=case_model_partitions,
-    ins={"chunk_index": dg.AssetIn(partition_mapping=by_case_dimension)},
+    ins={
+        "case_record": dg.AssetIn(partition_mapping=by_case_dimension),
+        "chunk_index": dg.AssetIn(partition_mapping=by_case_dimension),
+    },
     retry_policy=LLM_RETRY_POLICY,
     pool=LLM_POOL,
     description="Declaration draft (stand-in).",
     **ui_attributes("draft"),
 )
-def draft(context: dg.AssetExecutionContext, chunk_index: list[str]) -> str:
+def draft(context: dg.AssetExecutionContext, case_record: dict, chunk_index: list[str]) -> str:
     case_id, model = case_and_model(context)
+    assert case_record["case_id"] == case_id, "the case-level input of the partition's own case"
     return f"Declaration of {case_id} ({model}) from {len(chunk_index)} chunks."
 
 
@@ -91,7 +101,7 @@ def model_comparison(context: dg.AssetExecutionContext) -> dict:
     return rows
 
 
-ASSETS = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison]
+ASSETS = [case_record, extracted_text, chunk_index, draft, judge_scores, guarded_declaration, eval_report, model_comparison]
 
 
 def build_defs() -> dg.Definitions:

@@ -16,6 +16,7 @@ def test_root_definitions_have_the_two_jobs_and_sensors():
     ingest = defs.resolve_job_def(INGEST_JOB)
     declaration = defs.resolve_job_def(DECLARATION_JOB)
     assert {k.to_user_string() for k in ingest.asset_layer.selected_asset_keys} == set(INGEST_ASSETS)
+    assert set(INGEST_ASSETS) == {"case_record", "extracted_text", "chunk_index"}  # case.yaml is read in the ingest run
     assert {k.to_user_string() for k in declaration.asset_layer.selected_asset_keys} == set(DECLARATION_ASSETS)
     assert {s.name for s in defs.sensors} == {"inbox_sensor", "declaration_after_ingest"}
 
@@ -33,3 +34,13 @@ def test_profiles(monkeypatch):
     monkeypatch.setenv("DECLARATION_PROFILE", "staging")
     with pytest.raises(ValueError):
         orch.current_profile()
+
+
+def test_the_intake_sensors_run_requests_materialize_the_case_record():
+    """The inbox sensors target `ingest_job` with no narrower asset selection, so each run materializes
+    `case_record` (and the declaration run that follows reads it)."""
+    from declaration_assets.definitions import defs
+
+    assert defs.resolve_sensor_def("inbox_sensor").job_name == INGEST_JOB
+    assert orch.orchestration_definitions("production", include_resources=False).resolve_sensor_def(
+        "s3_inbox_sensor").job_name == INGEST_JOB

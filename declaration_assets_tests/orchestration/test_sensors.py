@@ -38,6 +38,7 @@ def test_inbox_sensor_registers_complete_cases_once(inbox):
     first = evaluate(instance, None)
     # the manifest case is complete on first sight; the others wait for a second identical listing
     assert [r.partition_key for r in first.run_requests] == ["tvisa-0001"]
+    assert first.run_requests[0].asset_selection is None  # the whole ingest_job: case_record included
     second = evaluate(instance, first.cursor)
     assert [r.partition_key for r in second.run_requests] == ["vawa-0001"]
     assert second.run_requests[0].run_key.startswith("vawa-0001:")

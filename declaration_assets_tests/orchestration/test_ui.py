@@ -20,7 +20,7 @@ from .services import BIN, Service, free_port, service_env, wait_for, write_dags
 pytestmark = pytest.mark.integration
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SIX = ("extracted_text", "chunk_index", "draft", "judge_scores", "guarded_declaration", "eval_report")
+LINEAGE = ("case_record", "extracted_text", "chunk_index", "draft", "judge_scores", "guarded_declaration", "eval_report")
 
 
 def browser(profile: Path):
@@ -80,13 +80,13 @@ def test_ui_shows_asset_graph_and_eval_report_partition(tmp_path, monkeypatch):
         # The lineage graph upstream of eval_report: every asset in its group box.
         driver.get(f"{base}/assets/eval_report?view=lineage&lineageScope=upstream&lineageDepth=5")
 
-        def graph_shows_six() -> bool:
+        def graph_shows_lineage() -> bool:
             text = page_text(driver)
             # the graph shortens long labels in the middle ("guard…_declaration")
-            labels = {n: n in text or re.search(n[:4] + r"\S*…\S*" + n[-4:], text) is not None for n in SIX}
+            labels = {n: n in text or re.search(n[:4] + r"\S*…\S*" + n[-4:], text) is not None for n in LINEAGE}
             return all(labels.values())
 
-        wait_for(graph_shows_six, 90, 1, what="the six assets in the asset graph")
+        wait_for(graph_shows_lineage, 90, 1, what="the case record and the six assets in the asset graph")
         text = page_text(driver)
         for group in ("ingestion", "declaration", "evaluation"):
             assert group in text

@@ -23,6 +23,7 @@ from declaration_assets.cases.models import CaseRecord
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
 from declaration_assets.drafting.models import Draft
+from declaration_assets.cases.assets import case_record
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.judging.assets import judge_scores
 from declaration_assets.judging.models import CRITERIA, JudgeScores
@@ -133,8 +134,8 @@ def test_sample_case_through_an_external_route_leaks_nothing(case_id, server, tm
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cases", [case_id])
-    assets = [extracted_text, chunk_index, draft, judge_scores]
-    ingest = dg.materialize(assets, selection=[extracted_text, chunk_index], partition_key=case_id,
+    assets = [case_record, extracted_text, chunk_index, draft, judge_scores]
+    ingest = dg.materialize(assets, selection=[case_record, extracted_text, chunk_index], partition_key=case_id,
                             instance=instance, resources=resources)
     assert ingest.success
     capture = _Capture()

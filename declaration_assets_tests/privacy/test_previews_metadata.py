@@ -12,8 +12,8 @@ from declaration_assets.extraction.metadata import documents_table
 from declaration_assets.extraction.models import DocumentInfo, ExtractedCase, PageText
 from declaration_assets.guarding.assets import guarded_metadata, rewrite_table
 from declaration_assets.guarding.models import SectionRewrite
-from declaration_assets.guards.checks import guard_check_result
-from declaration_assets.guards.models import Finding, GuardReport
+from declaration_assets.checks.checks import guard_check_result
+from declaration_assets.checks.models import Finding, GuardReport
 from declaration_assets.privacy.settings import PREVIEWS_ENV, WITHHELD
 
 NAME = "Ricardo Antonio Ibarra Salgado"

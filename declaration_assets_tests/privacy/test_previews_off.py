@@ -141,6 +141,8 @@ def test_previews_off_leaves_no_case_identifier_in_the_event_log(tmp_path, monke
     body = guarded.declaration.markdown() if hasattr(guarded.declaration, "markdown") else str(guarded.declaration)
     assert leaks([("declaration", body)], patterns), "the run should carry identifiers in its asset values"
     kinds = {w.split(" ")[0] for w, _ in texts}
+    # case_record's metadata (counts, case type, language) is among what was searched.
+    assert any(w.startswith("ASSET_MATERIALIZATION case_record") for w, _ in texts)
     assert {"ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION", "STEP_SUCCESS"} <= kinds
     found = leaks(texts, patterns)
     assert found == [], f"{len(found)} identifier hits in the event log, e.g.:\n" + "\n".join(found[:40])

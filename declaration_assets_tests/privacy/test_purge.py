@@ -16,6 +16,7 @@ from moto import mock_aws
 from declaration_assets import settings
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
+from declaration_assets.cases.assets import case_record
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.judging.assets import judge_scores
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache
@@ -67,8 +68,8 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
         resources = {"llm": router, "embedder": Embedder(cache_dir=str(targets.embeddings_dir)),
                      "case_storage": LocalCaseStorage(roots=[str(inbox)])}
         instance.add_dynamic_partitions("cases", [CASE])
-        assets = [extracted_text, chunk_index, draft, judge_scores]
-        ingest = dg.materialize(assets, selection=[extracted_text, chunk_index], partition_key=CASE,
+        assets = [case_record, extracted_text, chunk_index, draft, judge_scores]
+        ingest = dg.materialize(assets, selection=[case_record, extracted_text, chunk_index], partition_key=CASE,
                                 instance=instance, resources=resources)
         assert ingest.success
         index = ingest.output_for_node("chunk_index")
@@ -90,6 +91,8 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
         assert list(targets.extraction_cache.glob("*.json")) and (targets.redaction_dir / f"{CASE}.json").exists()
         storage = Path(instance.storage_directory())
         assert any(CASE in str(p) for p in storage.rglob("*") if p.is_file())
+        stored_record = storage / "case_record" / CASE  # the pickled CaseRecord: every identifier of case.yaml
+        assert contains_ci(stored_record.read_bytes().decode("utf-8", errors="ignore"), record.parties[0].name)
 
         preview = purge_case(CASE, targets=targets, instance=instance, inputs=True, dry_run=True)
         assert preview.removed["call-log lines"] > 0 and (targets.redaction_dir / f"{CASE}.json").exists()
@@ -108,7 +111,8 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
         lines = [json.loads(x) for x in targets.call_log.read_text(encoding="utf-8").splitlines()]
         assert lines == [other]
         assert CASE not in instance.get_dynamic_partitions("cases")
-        for name in ("extracted_text", "chunk_index"):
+        assert not stored_record.exists()
+        for name in ("case_record", "extracted_text", "chunk_index"):
             assert not instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=dg.AssetKey(name), asset_partitions=[CASE]), limit=5).records
         assert not instance.fetch_materializations(
@@ -132,17 +136,17 @@ def test_purge_s3_objects_of_the_case_only(monkeypatch):
         for b in ("assets", "cases"):
             s3.create_bucket(Bucket=b)
         keep = ["declaration_assets/draft/vawa-0001|default", "declaration_assets/extracted_text/vawa-0001",
-                "inbox/vawa-0001/case.yaml"]
+                "declaration_assets/case_record/vawa-0001", "inbox/vawa-0001/case.yaml"]
         doomed = ["declaration_assets/draft/vawa-0002|default", "declaration_assets/extracted_text/vawa-0002",
-                  "declaration_assets/judge_scores/vawa-0002|other"]
-        for k in keep[:2] + doomed:
+                  "declaration_assets/judge_scores/vawa-0002|other", "declaration_assets/case_record/vawa-0002"]
+        for k in keep[:3] + doomed:
             s3.put_object(Bucket="assets", Key=k, Body=b"x")
-        s3.put_object(Bucket="cases", Key=keep[2], Body=b"x")
+        s3.put_object(Bucket="cases", Key=keep[3], Body=b"x")
         s3.put_object(Bucket="cases", Key="inbox/vawa-0002/case.yaml", Body=b"x")
         report = PurgeReport("vawa-0002", dry_run=False)
         purge_s3("vawa-0002", s3, report, dry_run=False, inputs=True)
         left = [o["Key"] for b in ("assets", "cases") for o in s3.list_objects_v2(Bucket=b).get("Contents", [])]
-        assert sorted(left) == sorted(keep) and report.removed["S3 objects"] == 4
+        assert sorted(left) == sorted(keep) and report.removed["S3 objects"] == 5
 
 
 def test_cli_without_yes_and_without_a_terminal_removes_nothing(tmp_path, monkeypatch, capsys):

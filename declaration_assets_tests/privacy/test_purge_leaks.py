@@ -20,6 +20,7 @@ import yaml
 from declaration_assets import settings
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.drafting.assets import draft
+from declaration_assets.cases.assets import case_record
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.extraction.pdf import _cache_key, ocr_settings
 from declaration_assets.guarding.assets import guarded_declaration
@@ -104,8 +105,8 @@ def test_fresh_case_run_is_private_and_purge_leaves_no_byte_of_it(tmp_path, monk
         resources = {"llm": router, "embedder": Embedder(cache_dir=str(targets.embeddings_dir)),
                      "case_storage": LocalCaseStorage(roots=[str(project / "inbox")])}
         instance.add_dynamic_partitions("cases", [CASE])
-        assets = [extracted_text, chunk_index, draft, judge_scores, guarded_declaration]
-        ingest = [extracted_text, chunk_index]
+        assets = [case_record, extracted_text, chunk_index, draft, judge_scores, guarded_declaration]
+        ingest = [case_record, extracted_text, chunk_index]
         assert dg.materialize(assets, selection=ingest, partition_key=CASE, instance=instance, resources=resources).success
         shutil.copy(sample_dir(SOURCE) / "03-i94-and-visa-record.pdf", folder / "03-i94-and-visa-record.pdf")
         assert dg.materialize(assets, selection=ingest, partition_key=CASE, instance=instance, resources=resources).success

@@ -1,7 +1,7 @@
 """The guards as Dagster asset checks, per case x model partition.
 
 - On `draft`: a separate, partitioned `@asset_check` (severity WARN, never blocking) that loads the draft of the
-  partition being checked, the case's extracted text and case.yaml. Its findings also drive the rewrite in
+  partition being checked, the case's extracted text and its `case_record`. Its findings also drive the rewrite in
   `guarded_declaration`, which recomputes them with the same pure functions.
 - On `guarded_declaration`: a check spec of the asset itself (`GUARDED_CHECK_SPECS`); the asset yields the result
   computed on its final text (severity ERROR when serious: the declaration is NOT READY), non-blocking so that
@@ -13,8 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..cases.models import CaseFileError, CaseRecord
-from ..cases.storage import CaseStorage
+from ..cases.models import CaseRecord
 from ..drafting.models import Draft
 from ..extraction.models import ExtractedCase
 from ..partitions import by_case_dimension, case_model_partitions
@@ -66,29 +65,21 @@ def guard_check_result(
     )
 
 
-def load_record(storage: CaseStorage, case_id: str, log: object | None = None) -> CaseRecord | None:
-    """case.yaml, or None when it cannot be read (guards then check against the extracted text alone)."""
-    try:
-        return storage.read_case_record(case_id)
-    except (CaseFileError, FileNotFoundError) as e:
-        if log is not None:
-            log.warning(f"guards: case.yaml of {case_id} unavailable ({e}); checking against the documents only")  # type: ignore[attr-defined]
-        return None
-
-
 @dg.asset_check(
     asset="draft",
     name=GUARDS_CHECK,
     partitions_def=case_model_partitions,
     blocking=False,
-    additional_ins={"extracted_text": dg.AssetIn(partition_mapping=by_case_dimension)},
+    additional_ins={
+        "case_record": dg.AssetIn(partition_mapping=by_case_dimension),
+        "extracted_text": dg.AssetIn(partition_mapping=by_case_dimension),
+    },
     description="Deterministic guards on the draft (WARN: they inform the rewrite and never stop the pipeline).",
 )
 def draft_guards(
-    context: dg.AssetCheckExecutionContext, draft: Draft, extracted_text: ExtractedCase, case_storage: CaseStorage
+    context: dg.AssetCheckExecutionContext, draft: Draft, case_record: CaseRecord, extracted_text: ExtractedCase
 ) -> dg.AssetCheckResult:
-    record = load_record(case_storage, draft.case_id, context.log)
-    report = guard_draft(draft, record, extracted_text)
+    report = guard_draft(draft, case_record, extracted_text)
     return guard_check_result(report, asset_key="draft", severity=dg.AssetCheckSeverity.WARN)
 
 
