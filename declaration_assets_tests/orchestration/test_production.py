@@ -88,7 +88,7 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
 
     def tick(cursor):
         with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"case_storage": storage}) as ctx:
-            result = sensors.s3_inbox_sensor(ctx)
+            result = sensors.s3_inbox_sensor(ctx, storage)
         for req in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
         return result
@@ -234,9 +234,8 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     client = s3_client(moto_endpoint)
     encrypted_bucket(client, "declaration")
     upload_case(client, "declaration", "inbox", "vawa-0001", case_files("vawa-0001"))
-    for name, value in {"OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl", "REFERENCES_DIR": tmp_path / "references"}.items():
-        monkeypatch.setattr(settings, name, value)
+    settings.configure(outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
+                       call_log=tmp_path / "calls.jsonl", references_dir=tmp_path / "references")
     for k, v in {"DECLARATION_PROFILE": "production", "DECLARATION_S3_BUCKET": "declaration",
                  "DECLARATION_S3_ENDPOINT_URL": moto_endpoint}.items():
         monkeypatch.setenv(k, v)
