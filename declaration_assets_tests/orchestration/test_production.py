@@ -234,8 +234,6 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     client = s3_client(moto_endpoint)
     encrypted_bucket(client, "declaration")
     upload_case(client, "declaration", "inbox", "vawa-0001", case_files("vawa-0001"))
-    settings.configure(outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
-                       call_log=tmp_path / "calls.jsonl", references_dir=tmp_path / "references")
     for k, v in {"DECLARATION_PROFILE": "production", "DECLARATION_S3_BUCKET": "declaration",
                  "DECLARATION_S3_ENDPOINT_URL": moto_endpoint}.items():
         monkeypatch.setenv(k, v)
@@ -251,6 +249,8 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     reply = "I married him on 2015-06-01 [Ex. A, p. 1]."
     with OpenAIFaultServer(latency=Latency(tokens=12), reply=reply) as server:
         monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", f"{server.base_url}/v1")
+        settings.configure(settings.from_env(os.environ), outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
+                           call_log=tmp_path / "calls.jsonl", references_dir=tmp_path / "references")
         resources = profile_resources()
         assert type(resources["io_manager"]).__name__ == "EncryptedS3PickleIOManager"
         defs = dg.Definitions(
