@@ -1,5 +1,6 @@
 """The production profile against real services: S3 (moto's server on 127.0.0.1) and PostgreSQL."""
 
+import os
 import time
 from pathlib import Path
 
