@@ -18,7 +18,10 @@ from .embedded.server import EmbeddedServer
 def _start_embedded() -> EmbeddedServer:
     server = EmbeddedServer()
     api_base = server.ensure()
+    # The packaged routing file's `${DECLARATION_EMBEDDED_API_BASE}`: set for the children this command starts, and
+    # for this process's routing file, which resolves against the environment the settings were built from.
     os.environ["DECLARATION_EMBEDDED_API_BASE"] = api_base
+    settings.configure(environ=os.environ)
     print(f"embedded model server: {api_base} (log {server.log_file})", flush=True)
     return server
 
@@ -122,7 +125,7 @@ def run_case(args: argparse.Namespace) -> int:
 
     folder = args.case_folder.resolve()
     case_id = folder.name
-    roots = [settings.INBOX_DIR.resolve(), settings.CASES_DIR.resolve()]
+    roots = [settings.current().inbox_dir.resolve(), settings.current().cases_dir.resolve()]
     if not folder.is_dir():
         print(f"{folder}: no such case folder", file=sys.stderr)
         return 2
@@ -169,9 +172,9 @@ def run_case(args: argparse.Namespace) -> int:
         return 1
     print(f"  declaration run {declaration.run_id}: {'done' if declaration.success else 'FAILED'} "
           f"({time.monotonic() - started:.0f} s)")
-    latest = settings.OUTPUTS_DIR / case_id / model / "latest"
+    latest = settings.current().outputs_dir / case_id / model / "latest"
     print(f"Outputs: {latest}/declaration.md  declaration.docx  eval_report.md")
-    print(f"LLM call log: {settings.CALL_LOG_PATH}")
+    print(f"LLM call log: {settings.current().call_log}")
     return 0 if declaration.success else 1
 
 
@@ -198,11 +201,11 @@ def dev(args: argparse.Namespace) -> int:
         return 1
     env = dict(os.environ, DECLARATION_EMBEDDED_API_BASE=server.api_base())
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
-    cmd = [dagster, "dev", "-h", args.host, "-p", str(args.port), "-w", str(settings.PROJECT_ROOT / "workspace.yaml")]
+    cmd = [dagster, "dev", "-h", args.host, "-p", str(args.port), "-w", str(settings.current().project_root / "workspace.yaml")]
     print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C or SIGTERM stops the UI, the daemon and the model "
           "server)", flush=True)
-    print(LARGE_DROP_HINT.format(inbox=settings.INBOX_DIR), flush=True)
-    return serve(supervisor, cmd, env, settings.PROJECT_ROOT)
+    print(LARGE_DROP_HINT.format(inbox=settings.current().inbox_dir), flush=True)
+    return serve(supervisor, cmd, env, settings.current().project_root)
 
 
 def main(argv: list[str] | None = None) -> int:

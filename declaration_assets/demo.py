@@ -43,10 +43,10 @@ def demo_fingerprint(case_dir: Path, routes: Path, package_dir: Path = PACKAGE_D
 
 
 def _ensure_instance() -> dg.DagsterInstance:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.PROJECT_ROOT / ".dagster_home")))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.current().project_root / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        shutil.copy(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(settings.current().project_root / "dagster.yaml", home / "dagster.yaml")
     return dg.DagsterInstance.get()
 
 
@@ -90,7 +90,7 @@ def run_demo(force: bool = False, defs: dg.Definitions | None = None) -> int:
 
     instance = _ensure_instance()
     model = default_model_config()
-    case_dirs = sorted(p for p in settings.CASES_DIR.iterdir() if p.is_dir() and (p / "case.yaml").exists())
+    case_dirs = sorted(p for p in settings.current().cases_dir.iterdir() if p.is_dir() and (p / "case.yaml").exists())
     print(f"{len(case_dirs)} sample cases, model configuration '{model}', instance {os.environ['DAGSTER_HOME']}")
     for run_id in release_abandoned_runs(instance):
         print(f"  run {run_id} of an earlier demo that was killed: marked failed, its pool slots freed")
@@ -126,10 +126,10 @@ def run_demo(force: bool = False, defs: dg.Definitions | None = None) -> int:
 
     print("\nOutputs:")
     for case_dir in case_dirs:
-        latest = settings.OUTPUTS_DIR / case_dir.name / model / "latest"
+        latest = settings.current().outputs_dir / case_dir.name / model / "latest"
         print(f"  {latest}/declaration.md  declaration.docx  eval_report.md")
-    print(f"  {settings.OUTPUTS_DIR / 'model_comparison'}")
-    print(f"  LLM call log: {settings.CALL_LOG_PATH}")
+    print(f"  {settings.current().outputs_dir / 'model_comparison'}")
+    print(f"  LLM call log: {settings.current().call_log}")
     print("Browse runs and asset metadata: make dev, then http://127.0.0.1:3000")
     if failures:
         print("\nFailures:\n  " + "\n  ".join(failures), file=sys.stderr)

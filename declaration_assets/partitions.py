@@ -1,7 +1,9 @@
 """Partitions: per case for ingestion, case x model configuration for the LLM assets.
 
 The model dimension is read from the routing file when the code location loads, so a model configuration
-added to the routing file appears as a partition after a reload, with no code change.
+added to the routing file appears as a partition after a reload, with no code change. It is the one read of the
+configuration at import (docs/ARCHITECTURE.md, "Configuration"): through the settings, and through the routing
+file's schema, so an invalid file fails the load with the same message the LLM resource would give.
 """
 
 from __future__ import annotations

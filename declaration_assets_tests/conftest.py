@@ -17,7 +17,17 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from declaration_assets import settings  # noqa: E402
 from declaration_assets.embedded.server import EmbeddedServer, free_port  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Every test starts from the settings of the environment and leaves none behind: a test moves a folder or
+    changes a knob with `settings.configure(outputs_dir=..., ...)` (or `settings.override(...)` for a block)."""
+    settings.configure()
+    yield
+    settings.configure()
 
 
 @pytest.fixture(scope="session")

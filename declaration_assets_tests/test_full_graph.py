@@ -26,12 +26,12 @@ ELEMENTS = ["trafficking", "physical_presence", "law_enforcement", "extreme_hard
 @pytest.mark.embedded
 @pytest.mark.timeout(2400)  # about 3 minutes on an idle 2-core machine; generous for a loaded one
 def test_whole_graph_for_one_case_with_the_embedded_model(embedded_api_base, tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+    settings.configure(outputs_dir=tmp_path / "outputs")
+    settings.configure(cache_dir=tmp_path / "cache")
     call_log = tmp_path / "calls.jsonl"
-    monkeypatch.setattr(settings, "CALL_LOG_PATH", call_log)
+    settings.configure(call_log=call_log)
     resources = {
-        "case_storage": LocalCaseStorage(roots=[str(settings.CASES_DIR)]),
+        "case_storage": LocalCaseStorage(roots=[str(settings.current().cases_dir)]),
         "embedder": Embedder(cache_dir=str(tmp_path / "cache" / "embeddings")),
         "llm": LLMRouter(use_cache=False, call_log_path=str(call_log)),
     }

@@ -36,8 +36,8 @@ def main() -> int:
     ap.add_argument("--no-seeds", action="store_true", help="serve the reference only")
     ap.add_argument("--show-dropped", type=int, default=1000, help="list at most this many dropped sentences")
     args = ap.parse_args()
-    cases = args.cases or sorted(p.stem for p in settings.REFERENCES_DIR.glob("*.md")
-                                 if (settings.CASES_DIR / p.stem / "case.yaml").is_file())
+    cases = args.cases or sorted(p.stem for p in settings.current().references_dir.glob("*.md")
+                                 if (settings.current().cases_dir / p.stem / "case.yaml").is_file())
     profile = None if args.profile == "none" else args.profile
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench_fidelity_"))
     results = []

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="embedding rounds")
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args(argv)
-    case_ids = args.cases or sorted(p.name for p in settings.CASES_DIR.iterdir() if any(p.glob("*.pdf")))
+    case_ids = args.cases or sorted(p.name for p in settings.current().cases_dir.iterdir() if any(p.glob("*.pdf")))
     ocr = ocr_settings()
 
     # Extraction, no cache: every page is extracted (and every scanned page OCR'd) in this run.
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     text_seconds = ocr_seconds = 0.0
     t0 = time.perf_counter()
     for case_id in case_ids:
-        pdfs = sorted((settings.CASES_DIR / case_id).glob("*.pdf"))
+        pdfs = sorted((settings.current().cases_dir / case_id).glob("*.pdf"))
         case, results = extract_case(case_id, [(p.name, p.read_bytes()) for p in pdfs], ocr, cache_dir=None)
         cases.append(case)
         text_pages += sum(p.method == "text" for p in case.pages)

@@ -70,22 +70,22 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--settings", nargs="*", default=["4:4", "24:24"],
                     help="evidence per element:passages per query, e.g. 4:4 (the draft asset's default)")
     args = ap.parse_args(argv)
-    case_ids = args.cases or sorted(p.stem for p in settings.REFERENCES_DIR.glob("*.md")
-                                    if (settings.CASES_DIR / p.stem).is_dir())
+    case_ids = args.cases or sorted(p.stem for p in settings.current().references_dir.glob("*.md")
+                                    if (settings.current().cases_dir / p.stem).is_dir())
     grid = [tuple(int(x) for x in s.split(":")) for s in args.settings]
     ocr = ocr_settings()
     embedder = Embedder()
     totals: dict[tuple[str, int], list[tuple[set[Page], set[Page]]]] = {}
     for case_id in case_ids:
-        folder = settings.CASES_DIR / case_id
+        folder = settings.current().cases_dir / case_id
         record = load_case_record(folder / "case.yaml")
         pdfs = sorted(folder.glob("*.pdf"))
         t0 = time.perf_counter()
-        case, _ = extract_case(case_id, [(p.name, p.read_bytes()) for p in pdfs], ocr, settings.CACHE_DIR / "extraction")
+        case, _ = extract_case(case_id, [(p.name, p.read_bytes()) for p in pdfs], ocr, settings.current().cache_dir / "extraction")
         index, _ = build_chunk_index(case, embedder)
         prep = time.perf_counter() - t0
         req = load_requirements(record.case_type)
-        cited = reference_pages_by_element((settings.REFERENCES_DIR / f"{case_id}.md").read_text(encoding="utf-8"), req)
+        cited = reference_pages_by_element((settings.current().references_dir / f"{case_id}.md").read_text(encoding="utf-8"), req)
         exhibit_docs = ", ".join(f"{d.exhibit} {d.name}" for d in case.documents)
         print(f"\n### {case_id} (language {record.language}; {len(index.chunks)} chunks; prepared in {prep:.1f}s)\n")
         print(f"Exhibits: {exhibit_docs}\n")

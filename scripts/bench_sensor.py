@@ -74,14 +74,14 @@ def main() -> int:
         t0 = time.perf_counter()
         ids = build_inbox(inbox, args.cases)
         build_s = time.perf_counter() - t0
-        settings.INBOX_DIR = inbox  # the sensor reads the inbox location at tick time
+        settings.configure(inbox_dir=inbox)  # the sensor reads the inbox location at tick time
         with dg.DagsterInstance.from_config(str(home)) as instance:
             first_s, first = tick(instance, None)
             # Complete cases are validated at most MAX_INSPECTIONS_PER_TICK per tick: tick until all are in.
             intake_ticks: list[float] = []
             requests: list[dg.RunRequest] = []
             cursor = first.cursor
-            for _ in range(args.cases // max(1, sensors.MAX_INSPECTIONS_PER_TICK) + 2):
+            for _ in range(args.cases // max(1, settings.current().sensor_max_cases_per_tick) + 2):
                 s, result = tick(instance, cursor)
                 cursor = result.cursor
                 if not result.run_requests:
@@ -107,7 +107,7 @@ def main() -> int:
         "cases": args.cases,
         "files": args.cases * 3,
         "tick1_first_sight_s": round(first_s, 3),
-        "cases_per_tick_limit": sensors.MAX_INSPECTIONS_PER_TICK,
+        "cases_per_tick_limit": settings.current().sensor_max_cases_per_tick,
         "intake_ticks": len(intake_ticks),
         "intake_tick_max_s": round(max(intake_ticks), 3),
         "intake_tick_mean_s": round(statistics.mean(intake_ticks), 3),

@@ -33,7 +33,7 @@ def union_seconds(intervals: list[tuple[float, float]]) -> float:
 
 
 def main() -> int:
-    records = [json.loads(line) for line in settings.CALL_LOG_PATH.read_text().splitlines()] if settings.CALL_LOG_PATH.exists() else []
+    records = [json.loads(line) for line in settings.current().call_log.read_text().splitlines()] if settings.current().call_log.exists() else []
     instance = dg.DagsterInstance.get()
     runs = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]), limit=200)
     print("| job | partition | wall s | LLM s | everything else s | else share | LLM calls | cached answers |")

@@ -19,8 +19,11 @@ from .models import CaseFileError, CaseRecord, load_case_record, parse_case_byte
 
 CASE_FILE = "case.yaml"
 MANIFEST_FILE = "manifest.json"
-MAX_PDF_BYTES = int(os.environ.get("DECLARATION_MAX_PDF_MB", "200")) * 1024 * 1024
-MAX_PDF_PAGES = int(os.environ.get("DECLARATION_MAX_PDF_PAGES", "2000"))
+
+
+def max_pdf_bytes() -> int:
+    """The largest PDF a case may hold (`DECLARATION_MAX_PDF_MB`)."""
+    return int(settings.current().max_pdf_mb * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ def safe_name(name: str) -> bool:
 
 
 def over_size_limit(f: CaseFile) -> str | None:
-    if f.is_pdf and f.size > MAX_PDF_BYTES:
-        return f"{f.name}: {f.size / 2**20:.0f} MB, over the {MAX_PDF_BYTES // 2**20} MB limit for one PDF; skipped"
+    limit = max_pdf_bytes()
+    if f.is_pdf and f.size > limit:
+        return f"{f.name}: {f.size / 2**20:.0f} MB, over the {limit / 2**20:g} MB limit for one PDF; skipped"
     return None
 
 
@@ -88,11 +92,17 @@ class LocalCaseStorage(CaseStorage):
     wins"). `reserved_roots` are roots not listed here whose case ids a case here may not reuse (the inbox sensor
     lists the inbox only, and a drop named like a shipped sample case is refused)."""
 
-    roots: list[str] = [str(settings.INBOX_DIR), str(settings.CASES_DIR)]
+    roots: list[str] = []  # empty: the settings' inbox and sample case folders, looked up when used
     reserved_roots: list[str] = []
 
+    def root_list(self) -> list[str]:
+        if self.roots:
+            return list(self.roots)
+        config = settings.current()
+        return [str(config.inbox_dir), str(config.cases_dir)]
+
     def _dirs(self) -> list[Path]:
-        return [Path(r) for r in self.roots]
+        return [Path(r) for r in self.root_list()]
 
     def _holders(self, case_id: str, roots: list[str]) -> list[Path]:
         if not safe_name(case_id):
@@ -100,7 +110,7 @@ class LocalCaseStorage(CaseStorage):
         return [Path(r) / case_id for r in roots if os.path.lexists(Path(r) / case_id)]
 
     def refusal(self, case_id: str) -> str | None:
-        holders = self._holders(case_id, [*self.roots, *self.reserved_roots])
+        holders = self._holders(case_id, [*self.root_list(), *self.reserved_roots])
         if len(holders) > 1:
             return (f"case id {case_id} exists in more than one case folder ({', '.join(str(h.parent) for h in holders)}):"
                     " rename one")
@@ -111,10 +121,10 @@ class LocalCaseStorage(CaseStorage):
     def case_dir(self, case_id: str) -> Path:
         if (why := self.refusal(case_id)) is not None:
             raise CaseRefused(why)
-        for p in self._holders(case_id, self.roots):
+        for p in self._holders(case_id, self.root_list()):
             if p.is_dir():
                 return p
-        raise FileNotFoundError(f"case {case_id!r} not found under {', '.join(self.roots)}")
+        raise FileNotFoundError(f"case {case_id!r} not found under {', '.join(self.root_list())}")
 
     def list_case_ids(self) -> list[str]:
         ids: set[str] = set()

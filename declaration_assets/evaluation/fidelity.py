@@ -13,7 +13,6 @@ review notes, or reported by a guard finding at its text.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ from ..requirements import load_requirements
 from ..text import comparable, fold, split_sentences
 from .replay import ReferenceSentence, ReplayServer, Seed, reference_sentences
 
-ROUTES_ENV = "DECLARATION_ROUTES"
 # What a capable hosted model costs per 1k tokens (Claude Sonnet list prices), so the report shows a realistic bill.
 REPLAY_COST = {"input_per_1k": 0.003, "output_per_1k": 0.015}
 
@@ -66,7 +64,7 @@ def _first_names(record) -> list[str]:
 
 def seeds_for(case_id: str, sentences: list[ReferenceSentence], others: dict[str, list[ReferenceSentence]]) -> list[Seed]:
     """Bad sentences of every kind, spread over the case's elements (deterministic)."""
-    record = load_case_record(settings.CASES_DIR / case_id / "case.yaml")
+    record = load_case_record(settings.current().cases_dir / case_id / "case.yaml")
     elements = [e.id for e in load_requirements(record.case_type).elements]
     declarant = record.declarant
     surname = declarant.name.split()[-2] if len(declarant.name.split()) >= 3 else declarant.name.split()[-1]
@@ -218,7 +216,7 @@ def replay_definitions(routes: Path, embeddings_cache: Path, call_log: Path) -> 
         jobs=[jobs.ingest_job, jobs.declaration_job],
         resources={
             **{k: v for k, v in (root.resources or {}).items() if k not in ("llm", "case_storage", "embedder")},
-            "case_storage": LocalCaseStorage(roots=[str(settings.CASES_DIR)]),
+            "case_storage": LocalCaseStorage(roots=[str(settings.current().cases_dir)]),
             "embedder": Embedder(cache_dir=str(embeddings_cache)),
             "llm": LLMRouter(routes_file=str(routes), use_cache=False, call_log_path=str(call_log)),
         },
@@ -235,13 +233,13 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
     from ..orchestration import jobs
     from ..partitions import model_partitions
 
-    record = load_case_record(settings.CASES_DIR / case_id / "case.yaml")
+    record = load_case_record(settings.current().cases_dir / case_id / "case.yaml")
     titles = {e.id: e.title for e in load_requirements(record.case_type).elements}
-    sentences = reference_sentences((settings.REFERENCES_DIR / f"{case_id}.md").read_text(encoding="utf-8"), titles)
+    sentences = reference_sentences((settings.current().references_dir / f"{case_id}.md").read_text(encoding="utf-8"), titles)
     others = {}
-    for ref in sorted(settings.REFERENCES_DIR.glob("*.md")):
+    for ref in sorted(settings.current().references_dir.glob("*.md")):
         if ref.stem != case_id:
-            orec = load_case_record(settings.CASES_DIR / ref.stem / "case.yaml")
+            orec = load_case_record(settings.current().cases_dir / ref.stem / "case.yaml")
             otitles = {e.id: e.title for e in load_requirements(orec.case_type).elements}
             others[ref.stem] = reference_sentences(ref.read_text(encoding="utf-8"), otitles)
     seeds = seeds_for(case_id, sentences, others) if with_seeds else []
@@ -254,11 +252,8 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
     with ReplayServer(sentences, titles, seeds) as server:
         routes = workdir / "replay_routes.yaml"
         routes.write_text(yaml.safe_dump(replay_routes(server.base_url, name, profile), sort_keys=False))
-        previous = {k: getattr(settings, k) for k in ("OUTPUTS_DIR", "CACHE_DIR", "CALL_LOG_PATH")}
-        old_env = os.environ.get(ROUTES_ENV)
-        os.environ[ROUTES_ENV] = str(routes)
-        settings.OUTPUTS_DIR, settings.CACHE_DIR, settings.CALL_LOG_PATH = workdir / "outputs", workdir / "cache", calls
-        try:
+        with settings.override(outputs_dir=workdir / "outputs", cache_dir=workdir / "cache", call_log=calls,
+                               routes_file=routes):
             defs = replay_definitions(routes, workdir / "cache" / "embeddings", calls)
             (workdir / "dagster").mkdir(parents=True, exist_ok=True)
             with dg.instance_for_test(temp_dir=str(workdir / "dagster")) as instance:
@@ -268,13 +263,6 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
                     raise RuntimeError(f"{case_id}: the replay run failed: {failures[:3]}")
                 guarded = declaration.asset_value("guarded_declaration")
                 evaluation = declaration.asset_value("eval_report")
-        finally:
-            for k, v in previous.items():
-                setattr(settings, k, v)
-            if old_env is None:
-                os.environ.pop(ROUTES_ENV, None)
-            else:
-                os.environ[ROUTES_ENV] = old_env
         records = [json.loads(line) for line in calls.read_text(encoding="utf-8").splitlines() if line.strip()]
         result = evaluate_case(case_id, sentences, server, guarded, evaluation, records)
     result.seconds = time.monotonic() - started

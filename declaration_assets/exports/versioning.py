@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model_config")
     p.add_argument("version", help="the version folder's name, e.g. v0003-20261126T221500Z-1a2b3c4d")
     args = ap.parse_args(argv)
-    base = output_base(settings.OUTPUTS_DIR, args.case_id, args.model_config)
+    base = output_base(settings.current().outputs_dir, args.case_id, args.model_config)
     point_approved(base, base / args.version)
     print(f"{base / APPROVED_LINK} -> {args.version}")
     return 0

@@ -46,10 +46,10 @@ def extracted_text(
     ocr = ocr_settings(config.ocr_languages, config.ocr_dpi)
     if not ocr.available:
         context.log.warning(ocr.unavailable_reason)
-    cache_dir = settings.CACHE_DIR / "extraction" if config.use_cache else None
+    cache_dir = settings.current().cache_dir / "extraction" if config.use_cache else None
     names = sorted(f.name for f in files if f.is_pdf)  # document order
     skipped = [f.name for f in files if not f.is_pdf and f.name not in (CASE_FILE, MANIFEST_FILE)]
-    ledger_file = ledger_path(settings.OUTPUTS_DIR, case_id)
+    ledger_file = ledger_path(settings.current().outputs_dir, case_id)
     try:
         ledger = load_ledger(ledger_file)
     except ValueError as e:

@@ -20,7 +20,7 @@ EXTRACTION = "extraction"
 
 
 def references_dir() -> Path:
-    return settings.CACHE_DIR / "references"
+    return settings.current().cache_dir / "references"
 
 
 def path_for(case_id: str, folder: Path | None = None) -> Path:

@@ -122,7 +122,7 @@ def guarded_declaration(
         routing_file=llm.routes_location(),
     )
     written = write_declaration_version(
-        settings.OUTPUTS_DIR, result.declaration, status=status, reasons=reasons, provenance=provenance,
+        settings.current().outputs_dir, result.declaration, status=status, reasons=reasons, provenance=provenance,
         filing=f"In support of Form {requirements.form}, {requirements.title}",
         record_notes=extracted_text.review_notes,
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+# A write for a third-party library, not a setting of the project: litellm reads this variable itself, once, at its
+# own import (which must stay offline), so it cannot come from the project's settings object.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402

@@ -191,4 +191,4 @@ class RouterEngine:
 def default_cache_dir() -> Path:
     from .. import settings
 
-    return settings.CACHE_DIR / "llm"
+    return settings.current().cache_dir / "llm"

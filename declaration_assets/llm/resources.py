@@ -11,7 +11,6 @@ provider family, and docs/ROUTING.md for the routing file.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,23 +27,20 @@ from .routing import RoutingFile, load_routes, routes_hash
 from .routing_file import routes_path
 from .state import RouterState
 
-CACHE_ENV = "DECLARATION_LLM_CACHE"
 
 __all__ = ["LLMRouter", "records_table", "records_markdown", "records_summary"]
 
 
 
-def _cache_enabled_by_env() -> bool:
-    return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class LLMRouter(dg.ConfigurableResource):
     """Routes each role's LLM calls through the routing file's deployment chain (LiteLLM underneath)."""
 
     routes_file: str | None = Field(default=None, description="routing file; default: DECLARATION_ROUTES or the packaged file")
-    call_log_path: str | None = Field(default=None, description="JSONL call log; default: settings.CALL_LOG_PATH")
-    use_cache: bool = Field(default=True, description="reuse answers to identical requests (env DECLARATION_LLM_CACHE=0 turns it off)")
-    cache_dir: str | None = Field(default=None, description="default: settings.CACHE_DIR/llm")
+    call_log_path: str | None = Field(default=None, description="JSONL call log; default: the settings' call_log (DECLARATION_CALL_LOG)")
+    use_cache: bool = Field(default=True, description="reuse answers to identical requests (DECLARATION_LLM_CACHE=0 turns it off for every router)")
+    cache_dir: str | None = Field(default=None, description="default: <the settings' cache_dir>/llm")
     log_content: bool = Field(default=False, description="write prompts and answers into the call log and records")
     spend_cap_usd: float | None = Field(default=None, description="per run, paid deployments; overrides the routing file's limit")
 
@@ -70,11 +66,11 @@ class LLMRouter(dg.ConfigurableResource):
         if self._engine is None:
             routes = load_routes(self.routes_location())
             cache = None
-            if self.use_cache and _cache_enabled_by_env():
+            if self.use_cache and settings.current().llm_cache:
                 cache = ResponseCache(Path(self.cache_dir or default_cache_dir()) / "responses.sqlite")
             self._engine = RouterEngine(
                 routes,
-                call_log=CallLog(self.call_log_path or settings.CALL_LOG_PATH),
+                call_log=CallLog(self.call_log_path or settings.current().call_log),
                 cache=cache,
                 log_content=self.log_content,
                 spend_cap_usd=self.spend_cap_usd,

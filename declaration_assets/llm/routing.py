@@ -9,8 +9,9 @@ Errors name the file, the key path and what is wrong.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .litellm_config import (check_params, env_ref_name, expand_model_list, is_env_ref, known_price,
                              normalize_deployment)
+from .. import settings
 from .routing_file import routes_path
 
 MIN_JUDGES = 3
@@ -282,9 +284,10 @@ def _role_path(role: str) -> str:
     return role
 
 
-def interpolate(value: Any, env: dict[str, str] | None = None) -> Any:
-    """Replace `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree."""
-    env = dict(os.environ) if env is None else env
+def interpolate(value: Any, env: Mapping[str, str] | None = None) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree, from `env` (default: the
+    environment the settings were built from)."""
+    env = settings.current().environ if env is None else env
 
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
@@ -325,7 +328,7 @@ def _address_refs(value: Any) -> Any:
     return value
 
 
-def parse_routes(raw: Any, path: Path, env: dict[str, str] | None = None) -> RoutingFile:
+def parse_routes(raw: Any, path: Path, env: Mapping[str, str] | None = None) -> RoutingFile:
     if not isinstance(raw, dict):
         raise RoutingFileError(f"{path}: the routing file must be a mapping with keys default, deployments, model_configs")
     # LiteLLM's model_list (pasted or pointed at) first, so that its entries are interpolated like the rest.
@@ -348,16 +351,52 @@ def parse_routes(raw: Any, path: Path, env: dict[str, str] | None = None) -> Rou
         raise RoutingFileError(_format_errors(path, e)) from None
 
 
-def load_routes(path: Path | str | None = None, env: dict[str, str] | None = None) -> RoutingFile:
-    """Read, interpolate and validate a routing file (default: `routing_file.routes_path()`)."""
+_LOADED: dict[tuple[Any, ...], RoutingFile] = {}
+_LOADED_MAX = 32
+_LOAD_LOCK = threading.Lock()
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)|os\.environ/([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def load_routes(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> RoutingFile:
+    """Read, interpolate and validate a routing file (default: `routing_file.routes_path()`), once per content.
+
+    The partitions (at code-location load), the sensors (each tick) and the LLM resource (at setup) all come
+    here: the validated file is cached by path, the sha256 of its bytes and the values of the variables it refers
+    to, so an edited file is read again and every caller sees the same `RoutingFile` for the same file.
+    `env` defaults to the environment the settings were built from."""
     path = Path(path) if path else routes_path()
+    env = settings.current().environ if env is None else env
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+        raw = yaml.safe_load(text)
     except FileNotFoundError:
         raise RoutingFileError(f"{path}: routing file not found") from None
+    except UnicodeDecodeError as e:
+        raise RoutingFileError(f"{path}: not UTF-8 text: {e}") from None
     except yaml.YAMLError as e:
         raise RoutingFileError(f"{path}: not valid YAML: {e}") from None
-    return parse_routes(raw, path, env)
+    parts = [data]
+    pointer = raw.get("litellm_config") if isinstance(raw, dict) else None
+    if pointer is not None:  # a LiteLLM proxy config pointed at: its model list is part of the routes
+        target = Path(str(pointer)) if Path(str(pointer)).is_absolute() else path.parent / str(pointer)
+        try:
+            parts.append(target.read_bytes())
+        except OSError:
+            pass  # parse_routes reports it
+    digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
+    names = sorted({a or b for part in parts for a, b in _ENV_REF.findall(part.decode("utf-8", errors="replace"))})
+    key = (str(path.resolve()), digest, tuple((n, env.get(n)) for n in names))
+    with _LOAD_LOCK:
+        cached = _LOADED.get(key)
+    if cached is not None:
+        return cached
+    routes = parse_routes(raw, path, env)
+    with _LOAD_LOCK:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = routes
+    return routes
 
 
 def routes_hash(path: Path | str | None = None) -> str:

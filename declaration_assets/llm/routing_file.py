@@ -1,31 +1,32 @@
-"""Locating the routing file. The full schema and validation live in `routing.py`."""
+"""Locating the routing file, and the two things the orchestration asks of it. Both go through the one cached,
+validated load (`routing.load_routes`), like the LLM resource, so the partitions, the sensors and the resource
+cannot read the same file differently."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import yaml
+from .. import settings
 
-PACKAGED_ROUTES = Path(__file__).with_name("default_routes.yaml")
-ROUTES_ENV = "DECLARATION_ROUTES"
+PACKAGED_ROUTES = settings.PACKAGED_ROUTES
+ROUTES_ENV = settings.VARIABLES["routes_file"]  # DECLARATION_ROUTES
 
 
 def routes_path() -> Path:
-    return Path(os.environ[ROUTES_ENV]) if os.environ.get(ROUTES_ENV) else PACKAGED_ROUTES
+    """`DECLARATION_ROUTES` from the settings, else the packaged file."""
+    return settings.current().routes_file
 
 
 def model_config_names(path: Path | None = None) -> list[str]:
-    """The model configurations a routing file names (cheap; used at code-location load for partitions)."""
-    path = path or routes_path()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    names = list((raw.get("model_configs") or {}).keys())
-    if not names:
-        raise ValueError(f"{path}: 'model_configs' names no model configuration")
-    return names
+    """The model configurations of the routing file (the partitions' model dimension, read when the code location
+    loads). An invalid file fails here with the schema's message."""
+    from .routing import load_routes
+
+    return list(load_routes(path).model_configs)
 
 
 def default_model_config(path: Path | None = None) -> str:
-    path = path or routes_path()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return str(raw.get("default", "default"))
+    """The configuration the sensor and `make demo` use."""
+    from .routing import load_routes
+
+    return load_routes(path).default

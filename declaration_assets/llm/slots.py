@@ -26,7 +26,7 @@ POLL_S = 0.05  # how often a waiting call looks for a slot another process relea
 def slots_dir() -> Path:
     from .. import settings
 
-    return Path(os.environ.get("DECLARATION_SLOTS_DIR") or settings.RUN_DIR / "llm_slots")
+    return settings.current().slots_dir
 
 
 class ServerSlots:

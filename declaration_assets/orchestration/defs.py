@@ -8,25 +8,22 @@ Profiles (env DECLARATION_PROFILE): `dev` (default) reads and watches the local 
 `production` reads and watches the S3 case prefix and stores asset values in S3 (encrypted).
 """
 
-import os
 from typing import Any, Literal
 
 import dagster as dg
 
+from .. import settings
 from ..cases.storage import LocalCaseStorage
 from .jobs import declaration_job, ingest_job
 from .production import production_resources
-from .sensors import declaration_after_ingest, inbox_sensor, s3_inbox_sensor
+from .sensors import sensor_definitions
 
-PROFILE_ENV = "DECLARATION_PROFILE"
 Profile = Literal["dev", "production"]
 
 
 def current_profile() -> Profile:
-    value = os.environ.get(PROFILE_ENV, "dev")
-    if value not in ("dev", "production"):
-        raise ValueError(f"{PROFILE_ENV}={value!r}: expected 'dev' or 'production'")
-    return value  # type: ignore[return-value]
+    """The settings' profile (`DECLARATION_PROFILE`, validated when the settings are built)."""
+    return settings.current().profile
 
 
 def profile_resources(profile: Profile | None = None) -> dict[str, Any]:
@@ -45,7 +42,7 @@ def orchestration_definitions(profile: Profile | None = None, include_resources:
     if profile == "production":
         return dg.Definitions(
             jobs=jobs,
-            sensors=[s3_inbox_sensor, declaration_after_ingest],
+            sensors=sensor_definitions(profile),
             resources=production_resources() if include_resources else None,
         )
-    return dg.Definitions(jobs=jobs, sensors=[inbox_sensor, declaration_after_ingest])
+    return dg.Definitions(jobs=jobs, sensors=sensor_definitions(profile))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +27,13 @@ import pymupdf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..cases.models import CASE_ID_MAX_LEN, CASE_ID_PATTERN, CaseFileError
-from ..cases.storage import CASE_FILE, MANIFEST_FILE, MAX_PDF_PAGES, CaseFile, CaseStorage, over_size_limit
+from .. import settings
+from ..cases.storage import CASE_FILE, MANIFEST_FILE, CaseFile, CaseStorage, over_size_limit
 
 FINGERPRINT_LEN = 16  # hex chars of sha256 kept in cursors and run keys: 64 bits, ample for one case's versions
-MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest lists at most MAX_FILES_PER_CASE entries of ~150 bytes
-MAX_FILES_PER_CASE = int(os.environ.get("DECLARATION_MAX_FILES_PER_CASE", "500"))
-# A local PDF without its `%%EOF` trailer, modified less than this long ago, is taken as still being written.
-EOF_GRACE_S = float(os.environ.get("DECLARATION_PDF_EOF_GRACE_S", "600"))
+MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest lists at most max_files_per_case (500 by default) entries of ~150 bytes
+# A local PDF without its `%%EOF` trailer, modified less than settings' pdf_eof_grace_s ago, is taken as still
+# being written.
 EOF_TAIL_BYTES = 2048  # `%%EOF` sits at the very end; writers may add a few bytes of whitespace or comments
 
 
@@ -144,8 +143,9 @@ def pdf_problem(name: str, data: bytes) -> str | None:
                 return f"{name}: encrypted PDF (password required)"
             if doc.page_count == 0:
                 return f"{name}: PDF has no pages"
-            if doc.page_count > MAX_PDF_PAGES:  # page_count reads the page tree only: cheap even for a large file
-                return f"{name}: {doc.page_count} pages, over the {MAX_PDF_PAGES}-page limit for one PDF; skipped"
+            max_pages = settings.current().max_pdf_pages
+            if doc.page_count > max_pages:  # page_count reads the page tree only: cheap even for a large file
+                return f"{name}: {doc.page_count} pages, over the {max_pages}-page limit for one PDF; skipped"
             doc.load_page(0)
     except Exception as e:  # PyMuPDF raises several types (FileDataError, RuntimeError, ValueError) for damage
         return f"{name}: unreadable PDF ({type(e).__name__}: {e})"
@@ -168,8 +168,9 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile], 
         return Inspection(problems=(why,), content_fp=content_fingerprint({}))
     if not files:
         return Inspection(problems=("empty case folder",), content_fp=content_fingerprint({}))
-    if len(files) > MAX_FILES_PER_CASE:
-        return Inspection(problems=(f"{len(files)} files, over the limit of {MAX_FILES_PER_CASE} for one case",),
+    max_files = settings.current().max_files_per_case
+    if len(files) > max_files:
+        return Inspection(problems=(f"{len(files)} files, over the limit of {max_files} for one case",),
                           content_fp=content_fingerprint({}))
     yaml_problems: list[str] = []
     pdf_problems: list[str] = []
@@ -193,7 +194,7 @@ def inspect_case(storage: CaseStorage, case_id: str, files: Sequence[CaseFile], 
         if f.is_pdf:
             pdfs.append(f.name)
             if data and not has_eof_trailer(data):
-                if f.mtime is not None and now - f.mtime < EOF_GRACE_S:
+                if f.mtime is not None and now - f.mtime < settings.current().pdf_eof_grace_s:
                     unfinished.append(f"{f.name}: no %%EOF trailer yet (still being written?)")
                     continue
                 notices.append(f"{f.name}: no %%EOF trailer: the file may be truncated")

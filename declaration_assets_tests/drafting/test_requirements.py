@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from declaration_assets import settings
 from declaration_assets.requirements import (
     RequirementsError,
     available_case_types,
@@ -72,7 +73,7 @@ def test_case_yaml_accepts_exactly_the_case_types_with_a_requirements_file(tmp_p
     for p in requirements_dir().glob("*.yaml"):
         shutil.copy(p, tmp_path / p.name)
     (tmp_path / "u_visa.yaml").write_text(U_VISA, encoding="utf-8")
-    monkeypatch.setenv("DECLARATION_REQUIREMENTS_DIR", str(tmp_path))
+    settings.configure(requirements_dir=tmp_path)
     assert CaseRecord(case_id="uvisa-0001", case_type="u_visa").case_type == "u_visa"
 
 
@@ -80,7 +81,7 @@ def test_adding_a_case_type_is_adding_a_file(tmp_path, monkeypatch):
     for p in requirements_dir().glob("*.yaml"):
         shutil.copy(p, tmp_path / p.name)
     (tmp_path / "u_visa.yaml").write_text(U_VISA, encoding="utf-8")
-    monkeypatch.setenv("DECLARATION_REQUIREMENTS_DIR", str(tmp_path))
+    settings.configure(requirements_dir=tmp_path)
     assert available_case_types() == ["t_visa", "u_visa", "vawa"]
     u = load_requirements("u_visa")
     assert u.element_ids() == ["substantial_abuse"]

@@ -52,9 +52,9 @@ def make_guarded(case: str, outputs: Path, run_id: str) -> tuple[Draft, GuardedD
 
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(settings, "REFERENCES_DIR", tmp_path / "references")
-    monkeypatch.setattr(settings, "CALL_LOG_PATH", tmp_path / "calls.jsonl")
+    settings.configure(outputs_dir=tmp_path / "outputs")
+    settings.configure(references_dir=tmp_path / "references")
+    settings.configure(call_log=tmp_path / "calls.jsonl")
     (tmp_path / "references").mkdir()
     shutil.copy(REFERENCES / f"{WITH_REF}.md", tmp_path / "references" / f"{WITH_REF}.md")
     scorer = OverlapScorer()
@@ -93,7 +93,7 @@ def stand_ins(values: dict[str, tuple[Draft, GuardedDeclaration, JudgeScores]]) 
 
 def test_eval_report_and_model_comparison(env):
     tmp_path, scorer = env
-    outputs = settings.OUTPUTS_DIR
+    outputs = settings.current().outputs_dir
     scores = judge_scores_for({"qualifying_relationship": 4.0, "abuse": 2.0, "good_faith_marriage": 4.0,
                                "joint_residence": 4.0, "good_moral_character": None})
     values = {}

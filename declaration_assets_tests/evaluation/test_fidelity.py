@@ -66,9 +66,9 @@ def test_fidelity_benchmark_on_one_case_meets_its_targets(tmp_path):
     sentences (docs/BENCHMARKS.md, "Fidelity", has the three-case figures)."""
     from declaration_assets.evaluation.fidelity import SEED_KINDS, run_case
 
-    before = settings.OUTPUTS_DIR
+    before = settings.current().outputs_dir
     result = run_case("vawa-0001", tmp_path, profile="capable")
-    assert settings.OUTPUTS_DIR == before  # the benchmark's folders were put back
+    assert settings.current().outputs_dir == before  # the benchmark's folders were put back
     assert result.shown >= 60
     assert result.survival >= 0.9, result.dropped
     assert result.status == "READY", result.reasons

@@ -83,7 +83,7 @@ def test_approved_version_has_its_own_pointer(tmp_path):
 def test_approve_from_the_command_line(tmp_path, monkeypatch):
     from declaration_assets import settings
 
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path)
+    settings.configure(outputs_dir=tmp_path)
     base = v.output_base(tmp_path, "vawa-0001", "default")
     folder = v.create_version_dir(base, "aaaaaaaa")
     assert v.main(["approve", "vawa-0001", "default", folder.name]) == 0

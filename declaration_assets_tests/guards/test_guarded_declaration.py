@@ -27,7 +27,6 @@ from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.partitions import by_case_dimension, case_model_partitions, case_partitions
 from declaration_assets.requirements import requirements_dir
-from declaration_assets.requirements.loader import REQUIREMENTS_DIR_ENV
 
 from .fixtures import CASES, REFERENCES, draft_from_markdown, extracted_from_sources
 
@@ -71,8 +70,8 @@ def stand_ins(draft_value: Draft, scores: JudgeScores, extracted: ExtractedCase)
 
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setenv("DECLARATION_METADATA_PREVIEWS", "1")
+    settings.configure(outputs_dir=tmp_path / "outputs")
+    settings.configure(ui_previews=True)
     extracted = extracted_from_sources(CASE)
     md = (REFERENCES / f"{CASE}.md").read_text(encoding="utf-8")
     d = draft_from_markdown(md, CASE, "vawa", extracted, dict(required_elements("vawa")), language="es")
@@ -87,7 +86,7 @@ def short_requirements(tmp_path: Path, monkeypatch) -> None:
         raw = yaml.safe_load(f.read_text(encoding="utf-8"))
         raw["length"] = {"min_words": 1000, "max_words": 6000}
         (folder / f.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv(REQUIREMENTS_DIR_ENV, str(folder))
+    settings.configure(requirements_dir=folder)
 
 
 def materialize(assets, fake: FakeLLM, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -149,7 +148,7 @@ def test_rewrite_fixes_a_flagged_section_and_keeps_the_original_when_worse(env, 
     assert checks["guarded_declaration:guards"].passed is True
 
     folder = Path(value.output_dir)
-    assert folder.parent == settings.OUTPUTS_DIR / CASE / "default"
+    assert folder.parent == settings.current().outputs_dir / CASE / "default"
     md = (folder / "declaration.md").read_text(encoding="utf-8")
     assert 'status: "READY"' in md and "John Whitaker" not in md
     mat = result.asset_materializations_for_node("guarded_declaration")[0]

@@ -37,7 +37,7 @@ def sample_case(tmp_path_factory: pytest.TempPathFactory, ocr: OcrSettings) -> C
     done: dict[str, ExtractedCase] = {}
 
     def get(case_id: str) -> ExtractedCase:
-        folder = settings.CASES_DIR / case_id
+        folder = settings.current().cases_dir / case_id
         pdfs = sorted(folder.glob("*.pdf")) if folder.is_dir() else []
         if not pdfs:
             pytest.skip(f"sample case {case_id} has no PDFs yet (render them with scripts/render_cases.py)")
@@ -62,9 +62,8 @@ def sample_index(sample_case: Callable[[str], ExtractedCase], embedder: Embedder
 
 @pytest.fixture()
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point settings.CACHE_DIR (and OUTPUTS_DIR, where the exhibit-letter ledger lives) at temporary folders so
+    """Point the settings' cache folder (and the outputs folder, where the exhibit-letter ledger lives) at temporary folders so
     assets never touch the project's cache or outputs."""
     cache = tmp_path / "cache"
-    monkeypatch.setattr(settings, "CACHE_DIR", cache)
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
+    settings.configure(cache_dir=cache, outputs_dir=tmp_path / "outputs")
     return cache

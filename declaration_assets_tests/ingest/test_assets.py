@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from declaration_assets import settings
 from declaration_assets.cases.assets import case_record
 from declaration_assets.cases.models import CaseRecord, Party
 from declaration_assets.cases.storage import LocalCaseStorage
@@ -80,7 +81,7 @@ def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr:
     assert "| B | 02-encrypted.pdf | unreadable |" in meta["exhibit_letters"].value
     assert rows[1].data["ocr_pages"] == 1
     assert "Ex. A" in meta["preview"].value
-    # The extraction cache is under settings.CACHE_DIR and re-used by a second run.
+    # The extraction cache is under settings.current().cache_dir and re-used by a second run.
     assert list((isolated_cache / "extraction").glob("*.json"))
     again = _run_extracted_text(tmp_path)
     assert again.metadata["documents_from_cache"].value == 3
@@ -89,7 +90,7 @@ def test_extracted_text_as_a_function(tmp_path: Path, isolated_cache: Path, ocr:
 
 def test_previews_can_be_turned_off(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_case(tmp_path, CASE_ID, {"a.pdf": to_bytes(text_pdf(LEASE_PAGES))})
-    monkeypatch.setenv("DECLARATION_UI_PREVIEWS", "0")
+    settings.configure(ui_previews=False)
     assert "preview" not in _run_extracted_text(tmp_path).metadata
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from declaration_assets import settings
+
 from declaration_assets.cases.assets import case_record
 from declaration_assets.cases.models import CaseRecord
 from declaration_assets.cases.storage import LocalCaseStorage
 from declaration_assets.definitions import defs
 from declaration_assets.extraction.assets import extracted_text
 from declaration_assets.orchestration.policies import PERMANENT_METADATA_KEY
-from declaration_assets.privacy.settings import PREVIEWS_ENV
 
 from .pdfs import LEASE_PAGES, text_pdf, to_bytes, write_case
 
@@ -65,7 +66,7 @@ def test_the_value_is_the_validated_record_with_counts(tmp_path: Path) -> None:
 
 def test_previews_off_metadata_holds_no_case_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_case(tmp_path, CASE_ID, {}, case_yaml=FULL_YAML)
-    monkeypatch.setenv(PREVIEWS_ENV, "0")
+    settings.configure(ui_previews=False)
     meta = _run(tmp_path).metadata
     text = _serialized(meta).lower()
     assert [i for i in IDENTIFIERS if i.lower() in text] == []

@@ -191,7 +191,7 @@ def test_vawa_0002_interview_notes_reach_the_elements_that_need_them(
 ):
     index = sample_index("vawa-0002")
     assert index.chunks[0].document == "01-notas-de-entrevista.pdf"
-    reference = (settings.REFERENCES_DIR / "vawa-0002.md").read_text(encoding="utf-8")
+    reference = (settings.current().references_dir / "vawa-0002.md").read_text(encoding="utf-8")
     cited = reference_pages_by_element(reference, load_requirements("vawa"))
     needs_notes = [eid for eid, pages in cited.items() if any(ex == "A" for ex, _ in pages)]
     assert {"abuse", "good_faith_marriage", "good_moral_character"} <= set(needs_notes)

@@ -69,7 +69,7 @@ def test_fixing_a_failed_first_pdf_keeps_the_old_letters(tmp_path: Path, isolate
     })
     before = _run(inbox).value
     assert [(d.exhibit, d.name) for d in before.documents] == [("B", "02-police.pdf"), ("C", "03-lease.pdf")]
-    ledger = ledger_path(settings.OUTPUTS_DIR, CASE_ID)
+    ledger = ledger_path(settings.current().outputs_dir, CASE_ID)
     assert ledger == isolated_cache.parent / "outputs" / CASE_ID / LEDGER_FILE and ledger.is_file()
     assert _letters(load_ledger(ledger))[0] == ("A", "01-marriage.pdf", "unreadable")
 
@@ -82,7 +82,7 @@ def test_fixing_a_failed_first_pdf_keeps_the_old_letters(tmp_path: Path, isolate
 
 def test_a_damaged_ledger_stops_the_run_instead_of_re_lettering(tmp_path: Path, isolated_cache: Path) -> None:
     write_case(tmp_path / "inbox", CASE_ID, {"a.pdf": to_bytes(text_pdf(LEASE_PAGES))})
-    ledger = ledger_path(settings.OUTPUTS_DIR, CASE_ID)
+    ledger = ledger_path(settings.current().outputs_dir, CASE_ID)
     ledger.parent.mkdir(parents=True)
     ledger.write_text("{not json", encoding="utf-8")
     with pytest.raises(dg.Failure, match="ledger .* is damaged"):
@@ -95,9 +95,9 @@ def test_purge_removes_the_ledger(tmp_path: Path, isolated_cache: Path) -> None:
 
     write_case(tmp_path / "inbox", CASE_ID, {"a.pdf": to_bytes(text_pdf(LEASE_PAGES))})
     _run(tmp_path / "inbox")
-    ledger = ledger_path(settings.OUTPUTS_DIR, CASE_ID)
+    ledger = ledger_path(settings.current().outputs_dir, CASE_ID)
     assert json.loads(ledger.read_text(encoding="utf-8"))["letters"][0]["letter"] == "A"
-    targets = Targets(outputs_dir=settings.OUTPUTS_DIR, call_log=tmp_path / "calls.jsonl",
+    targets = Targets(outputs_dir=settings.current().outputs_dir, call_log=tmp_path / "calls.jsonl",
                       llm_cache=tmp_path / "llm.sqlite", extraction_cache=isolated_cache / "extraction",
                       embeddings_dir=tmp_path / "emb", redaction_dir=tmp_path / "maps",
                       case_dirs=[tmp_path / "inbox"], inbox_dir=tmp_path / "inbox")

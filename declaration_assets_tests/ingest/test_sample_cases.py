@@ -14,7 +14,7 @@ from declaration_assets.retrieval.embeddings import Embedder
 from declaration_assets.retrieval.index import retrieve
 from declaration_assets.retrieval.models import ChunkIndex
 
-SOURCES = settings.DATA_DIR / "case_sources"
+SOURCES = settings.current().data_dir / "case_sources"
 # Facts a declaration cites from a scan: phone numbers, dates, case numbers, amounts, other numbers.
 FACT = re.compile(r"\(\d{3}\) \d{3}-\d{4}|\b\d{1,2}/\d{1,2}/\d{4}\b|\b\d{2}-\d{6}\b|\$[\d,]+|\b\d{3,}\b")
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
+from declaration_assets import settings
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
 from declaration_assets.llm.engine import BudgetExhausted
 from declaration_assets.llm.providers import adapter_for
@@ -68,7 +69,7 @@ def test_cache_persists_across_router_instances_and_can_be_bypassed(make_router,
     assert make_router(data, use_cache=True).complete("drafter", PROMPT, ctx).cached
     assert _chats(server) == 1
     assert not make_router(data, use_cache=False).complete("drafter", PROMPT, ctx).cached
-    monkeypatch.setenv("DECLARATION_LLM_CACHE", "0")
+    settings.configure(llm_cache=False)
     assert not make_router(data, use_cache=True).complete("drafter", PROMPT, ctx).cached
     assert _chats(server) == 3
 

@@ -77,8 +77,8 @@ def test_bare_import_does_not_fetch_the_price_map(module: str) -> None:
     env = {k: v for k, v in os.environ.items() if k.upper() not in ("LITELLM_LOCAL_MODEL_COST_MAP", "NO_PROXY", *proxies)}
     with recording_proxy() as (proxy, seen):
         env.update({k: proxy for name in proxies for k in (name, name.lower())})
-        env["PYTHONPATH"] = str(settings.PROJECT_ROOT)
-        done = subprocess.run([sys.executable, "-c", PROBE, module], env=env, cwd=settings.PROJECT_ROOT,
+        env["PYTHONPATH"] = str(settings.current().project_root)
+        done = subprocess.run([sys.executable, "-c", PROBE, module], env=env, cwd=settings.current().project_root,
                               capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     info = json.loads(done.stdout.strip().splitlines()[-1])

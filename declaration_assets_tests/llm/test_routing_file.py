@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from declaration_assets import settings
 from declaration_assets.llm.routing import RoutingFileError, load_routes, parse_routes
 from declaration_assets.llm.routing_file import PACKAGED_ROUTES
 
@@ -21,12 +23,14 @@ def _write(tmp_path: Path, data: object) -> Path:
 
 def test_packaged_routes_load_with_env_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DECLARATION_EMBEDDED_API_BASE", raising=False)
+    settings.configure(environ=os.environ)  # the routing file resolves against the settings' environment
     r = load_routes(PACKAGED_ROUTES)
     assert r.default == "default"
     assert r.deployments["embedded"].api_base == "http://127.0.0.1:18765/v1"
     assert r.deployments["embedded"].tokenizer == "llamacpp"
     assert [d.name for d in r.chain("default", "judge_3")] == ["embedded"]
     monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", "http://127.0.0.1:5555/v1")
+    settings.configure(environ=os.environ)
     assert load_routes(PACKAGED_ROUTES).deployments["embedded"].api_base == "http://127.0.0.1:5555/v1"
 
 

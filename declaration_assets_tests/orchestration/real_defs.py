@@ -24,14 +24,14 @@ REPLY = "I was recruited with false promises and my passport was taken [Ex. A, p
 def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, inbox: Path, api_base: str, *,
             references: Path | None = None) -> None:
     """Point inbox, outputs, caches and the call log at `tmp_path`, and the embedded route at `api_base`."""
-    for name, value in {"INBOX_DIR": inbox, "OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
-        monkeypatch.setattr(settings, name, value)
-    if settings.CASES_DIR == settings.DATA_DIR / "cases":  # not chosen by the test: drops reuse sample case ids,
-        monkeypatch.setattr(settings, "CASES_DIR", tmp_path / "no-samples")  # so no sample root to clash with
+    settings.configure(inbox_dir=inbox, outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
+                       call_log=tmp_path / "calls.jsonl")
+    if settings.current().cases_dir == settings.current().data_dir / "cases":  # not chosen by the test: drops reuse sample case ids,
+        settings.configure(cases_dir=tmp_path / "no-samples")  # so no sample root to clash with
     if references is not None:
-        monkeypatch.setattr(settings, "REFERENCES_DIR", references)
-    monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", api_base)
+        settings.configure(references_dir=references)
+    monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", api_base)  # for the processes a test starts
+    settings.configure(environ=os.environ)  # and for this one's routing file
 
 
 def project_defs(tmp_path: Path, inbox: Path) -> dg.Definitions:

@@ -108,7 +108,7 @@ def build_defs() -> dg.Definitions:
     # Wired the way the root Definitions should be: the profile's resources, orchestration without resources.
     resources = orch.profile_resources()
     if orch.current_profile() == "dev":
-        resources["case_storage"] = LocalCaseStorage(roots=[str(settings.INBOX_DIR)])
+        resources["case_storage"] = LocalCaseStorage(roots=[str(settings.current().inbox_dir)])
     return dg.Definitions.merge(
         dg.Definitions(
             assets=ASSETS,

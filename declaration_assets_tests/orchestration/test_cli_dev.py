@@ -46,7 +46,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("through_make", [False, True], ids=["direct", "through-make"])
 def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
     pidfile = tmp_path / "pids"
-    env = dict(os.environ, PYTHONPATH=str(settings.PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(settings.current().project_root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if through_make:
         if shutil.which("make") is None:
             pytest.skip("no make")
@@ -75,5 +75,5 @@ def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
 
 
 def test_large_drop_hint_names_the_manifest():
-    hint = cli.LARGE_DROP_HINT.format(inbox=settings.INBOX_DIR)
-    assert "manifest.json" in hint and str(settings.INBOX_DIR) in hint
+    hint = cli.LARGE_DROP_HINT.format(inbox=settings.current().inbox_dir)
+    assert "manifest.json" in hint and str(settings.current().inbox_dir) in hint

@@ -13,8 +13,8 @@ from declaration_assets_tests.ingest.pdfs import LEASE_PAGES, text_pdf, to_bytes
 
 @pytest.fixture()
 def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(settings, "INBOX_DIR", tmp_path / "inbox")
-    monkeypatch.setattr(settings, "CASES_DIR", tmp_path / "cases")
+    settings.configure(inbox_dir=tmp_path / "inbox")
+    settings.configure(cases_dir=tmp_path / "cases")
 
     def no_server() -> None:
         raise AssertionError("a run started although the case should have been refused")

@@ -19,7 +19,7 @@ def test_demo_runs_skips_when_unchanged_and_stops_on_ctrl_c(tmp_path, monkeypatc
     write_case(cases, "vawa-0001")
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setattr(settings, "CASES_DIR", cases)
+    settings.configure(cases_dir=cases)
     with OpenAIFaultServer(latency=Latency(tokens=12), reply=REPLY) as server:
         isolate(monkeypatch, tmp_path, tmp_path / "inbox", f"{server.base_url}/v1")
         defs = project_defs(tmp_path, cases)
@@ -27,7 +27,7 @@ def test_demo_runs_skips_when_unchanged_and_stops_on_ctrl_c(tmp_path, monkeypatc
         assert run_demo(defs=defs) == 0
         out = capsys.readouterr().out
         assert "1 sample cases" in out and "vawa-0001: done" in out
-        latest = settings.OUTPUTS_DIR / "vawa-0001" / "default" / "latest"
+        latest = settings.current().outputs_dir / "vawa-0001" / "default" / "latest"
         assert (latest / "declaration.md").is_file() and (latest / "declaration.docx").is_file()
         assert (latest / "eval_report.md").is_file()
         with dg.DagsterInstance.get() as instance:
@@ -76,7 +76,7 @@ def test_a_demo_killed_mid_step_does_not_block_the_next_one(tmp_path, monkeypatc
             first.wait(timeout=30)
 
         monkeypatch.setenv("DAGSTER_HOME", str(home))
-        monkeypatch.setattr(settings, "CASES_DIR", cases)
+        settings.configure(cases_dir=cases)
         isolate(monkeypatch, tmp_path, tmp_path / "inbox", f"{server.base_url}/v1")
         with dg.DagsterInstance.get() as instance:
             [stale] = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]

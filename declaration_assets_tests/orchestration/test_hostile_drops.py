@@ -25,15 +25,15 @@ A_NUMBER = "A-204-981-377"
 def inbox(tmp_path, monkeypatch):
     root = tmp_path / "inbox"
     root.mkdir()
-    monkeypatch.setattr(settings, "INBOX_DIR", root)
-    monkeypatch.setattr(settings, "CASES_DIR", tmp_path / "samples")
+    settings.configure(inbox_dir=root)
+    settings.configure(cases_dir=tmp_path / "samples")
     return root
 
 
 def later(root, case_id):
     """Inspect as a tick well after the files were written (no half-written PDF grace)."""
     st = LocalCaseStorage(roots=[str(root)])
-    return intake.inspect_case(st, case_id, st.list_files(case_id), now=time.time() + intake.EOF_GRACE_S + 1)
+    return intake.inspect_case(st, case_id, st.list_files(case_id), now=time.time() + settings.current().pdf_eof_grace_s + 1)
 
 
 def ticks(instance, n=2, cursor=None, storage=None):
@@ -191,8 +191,7 @@ def test_pdf_over_size_or_page_limit_is_skipped_with_a_notice(inbox, monkeypatch
     files["02-many-pages.pdf"] = doc.tobytes()
     files["03-large.pdf"] = pdf_bytes("large") + b"%" + b"0" * 5000 + b"\n%%EOF\n"
     write_case(inbox, "vawa-0012", files)
-    monkeypatch.setattr(intake, "MAX_PDF_PAGES", 4)
-    monkeypatch.setattr(storage_mod, "MAX_PDF_BYTES", 4000)
+    settings.configure(max_pdf_pages=4, max_pdf_mb=4000 / 2**20)
     result = later(inbox, "vawa-0012")
     assert result.problems == ()
     assert any("02-many-pages.pdf: 5 pages, over the 4-page limit" in n for n in result.notices)
@@ -266,8 +265,8 @@ def test_truncated_pdf_left_alone_is_reported_and_the_case_proceeds(inbox):
 # ---------------------------------------------------------------------------------------------- also
 def test_same_case_id_in_both_roots_is_refused(inbox):
     write_case(inbox, "vawa-0015")
-    write_case(settings.CASES_DIR, "vawa-0015")
-    both = LocalCaseStorage(roots=[str(inbox), str(settings.CASES_DIR)])
+    write_case(settings.current().cases_dir, "vawa-0015")
+    both = LocalCaseStorage(roots=[str(inbox), str(settings.current().cases_dir)])
     with pytest.raises(CaseRefused, match="more than one case folder"):
         both.pdf_names("vawa-0015")
     results = ticks(dg.DagsterInstance.ephemeral())

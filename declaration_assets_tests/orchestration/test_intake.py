@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from declaration_assets import settings
 from declaration_assets.cases.storage import CaseFile, LocalCaseStorage
 from declaration_assets.orchestration import intake
 
@@ -205,7 +206,7 @@ def test_corrupt_cursor_raises():
 def inspect(root: Path, case_id: str, now: float | None = None) -> intake.Inspection:
     """Inspect as a later tick would: files written longer ago than the grace for a missing %%EOF trailer."""
     storage = LocalCaseStorage(roots=[str(root)])
-    later = time.time() + intake.EOF_GRACE_S + 1 if now is None else now
+    later = time.time() + settings.current().pdf_eof_grace_s + 1 if now is None else now
     return intake.inspect_case(storage, case_id, storage.list_files(case_id), now=later)
 
 

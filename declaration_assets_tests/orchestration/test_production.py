@@ -1,5 +1,6 @@
 """The production profile against real services: S3 (moto's server on 127.0.0.1) and PostgreSQL."""
 
+import os
 import time
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_s3_sensor_and_encrypted_io_manager_on_moto(moto_endpoint):
 
     def tick(cursor):
         with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"case_storage": storage}) as ctx:
-            result = sensors.s3_inbox_sensor(ctx)
+            result = sensors.s3_inbox_sensor(ctx, storage)
         for req in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
         return result
@@ -234,9 +235,6 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     client = s3_client(moto_endpoint)
     encrypted_bucket(client, "declaration")
     upload_case(client, "declaration", "inbox", "vawa-0001", case_files("vawa-0001"))
-    for name, value in {"OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl", "REFERENCES_DIR": tmp_path / "references"}.items():
-        monkeypatch.setattr(settings, name, value)
     for k, v in {"DECLARATION_PROFILE": "production", "DECLARATION_S3_BUCKET": "declaration",
                  "DECLARATION_S3_ENDPOINT_URL": moto_endpoint}.items():
         monkeypatch.setenv(k, v)
@@ -252,6 +250,8 @@ def test_real_assets_on_production_storage(tmp_path, monkeypatch, moto_endpoint,
     reply = "I married him on 2015-06-01 [Ex. A, p. 1]."
     with OpenAIFaultServer(latency=Latency(tokens=12), reply=reply) as server:
         monkeypatch.setenv("DECLARATION_EMBEDDED_API_BASE", f"{server.base_url}/v1")
+        settings.configure(settings.from_env(os.environ), outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
+                           call_log=tmp_path / "calls.jsonl", references_dir=tmp_path / "references")
         resources = profile_resources()
         assert type(resources["io_manager"]).__name__ == "EncryptedS3PickleIOManager"
         defs = dg.Definitions(

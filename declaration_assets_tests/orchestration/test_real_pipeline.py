@@ -20,7 +20,7 @@ CASE = "tvisa-0001"
 @pytest.mark.timeout(600)
 def test_real_assets_flow_through_both_runs(tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
-    shutil.copytree(settings.CASES_DIR / CASE, inbox / CASE)
+    shutil.copytree(settings.current().cases_dir / CASE, inbox / CASE)
     with OpenAIFaultServer(latency=Latency(tokens=16), reply=REPLY) as server:
         isolate(monkeypatch, tmp_path, inbox, f"{server.base_url}/v1")
         defs = project_defs(tmp_path, inbox)

@@ -11,8 +11,8 @@ from .casefiles import write_case
 
 @pytest.fixture
 def defs(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "INBOX_DIR", tmp_path)
-    monkeypatch.setattr(settings, "CASES_DIR", tmp_path.parent / f"{tmp_path.name}-no-samples")
+    settings.configure(inbox_dir=tmp_path)
+    settings.configure(cases_dir=tmp_path.parent / f"{tmp_path.name}-no-samples")
     from . import stand_in_defs
 
     return stand_in_defs.build_defs()

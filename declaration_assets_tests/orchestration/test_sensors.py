@@ -12,9 +12,9 @@ from .casefiles import case_files, manifest_for, write_case
 
 @pytest.fixture
 def inbox(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "INBOX_DIR", tmp_path)
+    settings.configure(inbox_dir=tmp_path)
     # drops here reuse sample case ids (vawa-0001): no sample root to clash with
-    monkeypatch.setattr(settings, "CASES_DIR", tmp_path.parent / f"{tmp_path.name}-no-samples")
+    settings.configure(cases_dir=tmp_path.parent / f"{tmp_path.name}-no-samples")
     return tmp_path
 
 

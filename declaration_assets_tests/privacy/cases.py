@@ -13,11 +13,11 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+(?:_\d+)?\]")
 
 
 def sample_record(case_id: str) -> CaseRecord:
-    return load_case_record(settings.PROJECT_ROOT / "data" / "cases" / case_id / "case.yaml")
+    return load_case_record(settings.current().project_root / "data" / "cases" / case_id / "case.yaml")
 
 
 def sample_dir(case_id: str) -> Path:
-    return settings.PROJECT_ROOT / "data" / "cases" / case_id
+    return settings.current().project_root / "data" / "cases" / case_id
 
 
 def contains_ci(haystack: str, needle: str) -> bool:

@@ -3,7 +3,7 @@ the real LLMRouter on a routing file whose every deployment is `external`, serve
 server that records every request body and echoes placeholders back. Nothing sensitive may reach the server;
 the assets must hold the real names again; the call log and the run's log messages must hold no case text.
 
-PDF extraction uses the project's extraction cache (settings.CACHE_DIR/extraction): the first run OCRs the
+PDF extraction uses the project's extraction cache (settings.current().cache_dir/extraction): the first run OCRs the
 scanned exhibits (about a minute on two cores), later runs read the cache.
 """
 
@@ -130,7 +130,7 @@ def test_sample_case_through_an_external_route_leaks_nothing(case_id, server, tm
         "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
         "llm": router,
         "embedder": embedder,
-        "case_storage": LocalCaseStorage(roots=[str(settings.PROJECT_ROOT / "data" / "cases")]),
+        "case_storage": LocalCaseStorage(roots=[str(settings.current().project_root / "data" / "cases")]),
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("cases", [case_id])

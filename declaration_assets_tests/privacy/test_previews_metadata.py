@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
+from declaration_assets import settings
 from declaration_assets.drafting.pipeline import gap_label
 from declaration_assets.extraction.metadata import documents_table
 from declaration_assets.extraction.models import DocumentInfo, ExtractedCase, PageText
@@ -14,7 +15,7 @@ from declaration_assets.guarding.assets import guarded_metadata, rewrite_table
 from declaration_assets.guarding.models import SectionRewrite
 from declaration_assets.checks.checks import guard_check_result
 from declaration_assets.checks.models import Finding, GuardReport
-from declaration_assets.privacy.settings import PREVIEWS_ENV, WITHHELD
+from declaration_assets.privacy.settings import WITHHELD
 
 NAME = "Ricardo Antonio Ibarra Salgado"
 QUOTE = f"'{NAME} Montoya' does not occur in the case record as written"
@@ -22,7 +23,7 @@ QUOTE = f"'{NAME} Montoya' does not occur in the case record as written"
 
 @pytest.fixture(params=["on", "off"])
 def previews(request, monkeypatch) -> bool:
-    monkeypatch.setenv(PREVIEWS_ENV, "1" if request.param == "on" else "0")
+    settings.configure(ui_previews=request.param == "on")
     return request.param == "on"
 
 
@@ -87,7 +88,7 @@ def test_gap_label_keeps_the_reason_without_a_call_error():
 
 
 def test_eval_report_inline_copy_names_rules_the_file_keeps_the_reasons(tmp_path, monkeypatch):
-    monkeypatch.setenv(PREVIEWS_ENV, "0")
+    settings.configure(ui_previews=False)
     from declaration_assets.evaluation.assets import _write_outputs, without_case_text
     from declaration_assets.evaluation.models import EvalReport, GuardSummary, JudgeSummary
     from declaration_assets.evaluation.report import render_report_md

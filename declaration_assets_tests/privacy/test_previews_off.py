@@ -25,7 +25,6 @@ from declaration_assets.evaluation.replay import ReplayServer, Seed, reference_s
 from declaration_assets.orchestration import jobs
 from declaration_assets.partitions import model_partitions
 from declaration_assets.privacy.catalog import build_catalog, dob_strings
-from declaration_assets.privacy.settings import PREVIEWS_ENV
 from declaration_assets.requirements import load_requirements
 from declaration_assets.text import fold
 
@@ -91,13 +90,13 @@ def event_texts(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[
 
 @pytest.mark.timeout(1200)
 def test_previews_off_leaves_no_case_identifier_in_the_event_log(tmp_path, monkeypatch):
-    monkeypatch.setenv(PREVIEWS_ENV, "0")
-    record = load_case_record(settings.CASES_DIR / CASE / "case.yaml")
+    settings.configure(ui_previews=False)
+    record = load_case_record(settings.current().cases_dir / CASE / "case.yaml")
     patterns = needle_patterns(record)
     assert len(patterns) > 40
 
     titles = {e.id: e.title for e in load_requirements(record.case_type).elements}
-    reference = (settings.REFERENCES_DIR / f"{CASE}.md").read_text(encoding="utf-8")
+    reference = (settings.current().references_dir / f"{CASE}.md").read_text(encoding="utf-8")
     sentences = reference_sentences(reference, titles)
     elements = list(titles)
     declarant = record.declarant
@@ -112,15 +111,14 @@ def test_previews_off_leaves_no_case_identifier_in_the_event_log(tmp_path, monke
     ]
     keys = model_partitions.get_partition_keys()
     name = "replay" if "replay" in keys else keys[0]
-    for attr, value in {"OUTPUTS_DIR": tmp_path / "outputs", "CACHE_DIR": tmp_path / "cache",
-                        "CALL_LOG_PATH": tmp_path / "calls.jsonl"}.items():
-        monkeypatch.setattr(settings, attr, value)
+    settings.configure(outputs_dir=tmp_path / "outputs", cache_dir=tmp_path / "cache",
+                       call_log=tmp_path / "calls.jsonl")
     monkeypatch.setattr("declaration_assets.privacy.settings.redaction_dir", lambda: tmp_path / "redaction")
 
     with ReplayServer(sentences, titles, seeds) as server:
         routes = tmp_path / "routes.yaml"
         routes.write_text(yaml.safe_dump(replay_routes(server.base_url, name, "capable"), sort_keys=False))
-        monkeypatch.setenv("DECLARATION_ROUTES", str(routes))
+        settings.configure(routes_file=routes)
         defs = replay_definitions(routes, tmp_path / "cache" / "embeddings", tmp_path / "calls.jsonl")
         (tmp_path / "dagster").mkdir()
         with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:

@@ -54,7 +54,7 @@ def test_purge_leaves_nothing_of_the_case(tmp_path, monkeypatch):
     record = sample_record(SOURCE)
 
     cache = tmp_path / "cache"
-    monkeypatch.setattr(settings, "CACHE_DIR", cache)
+    settings.configure(cache_dir=cache)
     monkeypatch.setenv("PRIVACY_TEST_KEY", "k")
     targets = Targets(outputs_dir=tmp_path / "outputs", call_log=tmp_path / "run" / "calls.jsonl",
                       llm_cache=cache / "llm" / "responses.sqlite", extraction_cache=cache / "extraction",
@@ -156,9 +156,9 @@ def test_cli_without_yes_and_without_a_terminal_removes_nothing(tmp_path, monkey
     red.mkdir()
     (red / "vawa-0003.json").write_text("{}", encoding="utf-8")
     monkeypatch.setattr("declaration_assets.privacy.settings.redaction_dir", lambda: red)
-    monkeypatch.setattr(settings, "CALL_LOG_PATH", tmp_path / "none.jsonl")
-    monkeypatch.setattr(settings, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+    settings.configure(call_log=tmp_path / "none.jsonl")
+    settings.configure(outputs_dir=tmp_path / "outputs")
+    settings.configure(cache_dir=tmp_path / "cache")
     monkeypatch.setattr("sys.stdin.isatty", lambda: False, raising=False)
     assert main(["vawa-0003"]) == 1
     assert (red / "vawa-0003.json").exists()
@@ -175,7 +175,7 @@ def _answer(text: str) -> CachedAnswer:
 
 
 def test_purge_finds_cache_entries_by_case_without_the_call_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path / "cache")
+    settings.configure(cache_dir=tmp_path / "cache")
     db = tmp_path / "cache" / "llm" / "responses.sqlite"
     # An entry from before answers carried their case: only the call log can name it.
     db.parent.mkdir(parents=True)

@@ -70,10 +70,9 @@ def private_umask():
 
 def project_targets(project: Path, monkeypatch) -> Targets:
     cache = project / "cache"
-    for name, value in {"CACHE_DIR": cache, "OUTPUTS_DIR": project / "outputs", "RUN_DIR": project / "run",
-                        "CALL_LOG_PATH": project / "run" / "calls.jsonl", "INBOX_DIR": project / "inbox",
-                        "CASES_DIR": project / "samples"}.items():
-        monkeypatch.setattr(settings, name, value)
+    settings.configure(cache_dir=cache, outputs_dir=project / "outputs", run_dir=project / "run",
+                       call_log=project / "run" / "calls.jsonl", inbox_dir=project / "inbox",
+                       cases_dir=project / "samples")
     monkeypatch.setattr("declaration_assets.privacy.settings.redaction_dir", lambda: cache / "redaction")
     return Targets(outputs_dir=project / "outputs", call_log=project / "run" / "calls.jsonl",
                    llm_cache=cache / "llm" / "responses.sqlite", extraction_cache=cache / "extraction",
@@ -197,7 +196,7 @@ def test_purged_case_dropped_again_is_a_new_case(tmp_path, monkeypatch):
 
 
 def test_tighten_fixes_files_from_earlier_versions(tmp_path, monkeypatch):
-    monkeypatch.delenv(permissions.ENV_GROUP, raising=False)
+    settings.configure(share_group=None)
     d = tmp_path / "cache" / "extraction"
     d.mkdir(parents=True)
     (d / "entry.json").write_text("{}", encoding="utf-8")
@@ -209,7 +208,7 @@ def test_tighten_fixes_files_from_earlier_versions(tmp_path, monkeypatch):
     assert oct((d / "entry.json").stat().st_mode & 0o777) == "0o600" and oct(d.stat().st_mode & 0o777) == "0o700"
     import grp
 
-    monkeypatch.setenv(permissions.ENV_GROUP, grp.getgrgid(os.getgid()).gr_name)
+    settings.configure(share_group=grp.getgrgid(os.getgid()).gr_name)
     permissions.tighten([tmp_path / "cache"])
     assert oct((d / "entry.json").stat().st_mode & 0o777) == "0o640" and oct(d.stat().st_mode & 0o777) == "0o750"
 
@@ -219,6 +218,6 @@ def test_loading_the_code_location_sets_a_private_umask():
             "print(oct(os.umask(0o022)))")
     env = {k: v for k, v in os.environ.items() if k != permissions.ENV_GROUP}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
-                         cwd=settings.PROJECT_ROOT)
+                         cwd=settings.current().project_root)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "0o77"
