@@ -14,24 +14,14 @@ from ..llm.models import EVIDENCE_SLOT, CallContext, Completion, CompletionClien
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
 from . import prompts
-from .compose import (
-    batches,
-    compose_paragraph,
-    build_exhibits,
-    closing,
-    declarant_name_words,
-    third_party_documents,
-    evidence_line,
-    existing_citations,
-    gap_paragraph,
-    gather_evidence,
-    introduction,
-    lettering_problems,
-    order_sections,
-)
+from .citations import build_exhibits, existing_citations, lettering_problems
+from .compose import compose_paragraph
+from .evidence import batches, evidence_line, gather_evidence
 from .grounding import GroundingRecord, SupportVerifier
 from .models import Citation, Draft, Section
 from .profiles import DraftingProfile
+from .sections import closing, gap_paragraph, introduction, order_sections
+from .voice import declarant_name_words, third_party_documents
 
 DRAFTER_ROLE = "drafter"
 # Words of a declaration outside its element sections (introduction, attestation).
