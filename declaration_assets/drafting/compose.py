@@ -1,21 +1,25 @@
-"""Pure functions that turn retrieved evidence and a weak model's answers into a structured, cited declaration.
+"""A weak model's answer made into cited paragraphs of the declaration, one sentence judged at a time.
 
 The drafting model (SmolLM2-135M by default) is not trusted with structure or citations: it is asked for a few
 first-person sentences from ranked evidence, and everything here makes the result hold regardless of what it
 answered. Sentences that are chatter, not in the declarant's voice, or carry names or numbers absent from the
 evidence are dropped; citations are normalised to `[Ex. B, p. 2]` and kept only when they point at the evidence
 sent to the model; a sentence without one gets the citation of the passage it shares the most words with.
+
+Each sentence goes through `judge_sentence`, a fixed order of checks (see `grounding` for the mechanism):
+its form and voice (`form_problem`), its names and numbers (`unknown_terms`), repetition, a swapped subject,
+its meaning (`meaning_support`), a borrowed third-party "I" (`borrows_voice`), then its citations
+(`checked_citations`). The first failed check drops it, with that reason in the review notes.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..cases.models import CaseRecord
-from ..extraction.models import DocumentInfo
+from ..retrieval.models import ScoredChunk
 from ..text import (  # noqa: F401  (re-exported: the shared text helpers drafting is built on)
     ABBREVIATIONS,
     CITATION_RE,
@@ -37,9 +41,17 @@ from ..text import (  # noqa: F401  (re-exported: the shared text helpers drafti
     vocabulary,
     words as folded_words,
 )
-from ..requirements.models import CaseRequirements, Element
-from ..retrieval.models import ScoredChunk
-from . import prompts
+from .answers import balance_quotes, clean_answer, finish_sentence, is_chatter  # noqa: F401  (re-exported)
+from .citations import (  # noqa: F401  (re-exported: the exhibit and citation helpers, importable from here)
+    MAX_RANGE_PAGES,
+    build_exhibits,
+    existing_citations,
+    exhibit_letter,
+    lettering_problems,
+    normalize_citations,
+    parse_citations,
+)
+from .evidence import batches, best_source, evidence_line, gather_evidence  # noqa: F401  (re-exported)
 from .grounding import (
     GroundingRecord,
     SupportVerifier,
@@ -49,340 +61,27 @@ from .grounding import (
     third_person_declarant,
     unsupported_terms,
 )
-from .models import Citation, Exhibit, Section
-
-# ---------------------------------------------------------------------------------------------------------------
-# Exhibits
-
-
-def exhibit_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA, 27 -> AB ... (spreadsheet-style lettering)."""
-    if index < 0:
-        raise ValueError("exhibit index must be >= 0")
-    letters = ""
-    n = index + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(ord("A") + rem) + letters
-    return letters
-
-
-def _letter_key(letter: str) -> tuple[int, str]:
-    return (len(letter), letter)
-
-
-def build_exhibits(documents: Sequence[DocumentInfo]) -> list[Exhibit]:
-    """The exhibit list, in exhibit order, from the extracted documents (which carry their letters)."""
-    ordered = sorted(documents, key=lambda d: _letter_key(d.exhibit))
-    return [Exhibit(letter=d.exhibit, document=d.name, title=d.title, pages=d.pages, languages=d.languages)
-            for d in ordered]
-
-
-def lettering_problems(documents: Sequence[DocumentInfo]) -> list[str]:
-    """Where two documents share a letter or a letter is malformed (empty when consistent).
-
-    Letters come from the case's exhibit ledger (`extraction/letters.py`): assigned once, so a fixed or added
-    document keeps or gets its own letter and file order no longer decides them.
-    """
-    problems = []
-    holders: dict[str, list[str]] = {}
-    for d in sorted(documents, key=lambda d: d.name):
-        if not re.fullmatch(r"[A-Z]{1,3}", d.exhibit or ""):
-            problems.append(f"{d.name}: exhibit letter {d.exhibit!r} is not a letter")
-        holders.setdefault(d.exhibit, []).append(d.name)
-    problems += [f"exhibit {letter} is held by {', '.join(names)}" for letter, names in holders.items() if len(names) > 1]
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Citations
-
-# Lenient on input (the model writes "(Exhibit B, page 2)", "[Ex B p.2]", "Ex. B, pp. 2-3"), canonical on output.
-_CITATION_RE = re.compile(
-    r"[\[(]?\s*\b(?:Ex(?:h(?:ibit)?)?|Exh)\.?\s*([A-Z]{1,2})\b\s*[,;:]?\s*"
-    r"(?:p(?:p|g|age|ages)?\.?)\s*(\d{1,4})(?:\s*[-\u2013]\s*(\d{1,4}))?\s*[\])]?"
+from .models import Citation
+from .sections import closing, country_phrase, gap_paragraph, introduction, order_sections  # noqa: F401
+from .voice import (  # noqa: F401  (re-exported: the voice helpers, importable from here)
+    THIRD_PERSON_DECLARANT_RE,
+    borrowed_voice,
+    declarant_name_words,
+    names_declarant,
+    speaks_of_declarant,
+    third_party_documents,
 )
-_CANONICAL_RE = CITATION_RE
-MAX_RANGE_PAGES = 5
 
+_THIRD_PERSON_DECLARANT_RE = THIRD_PERSON_DECLARANT_RE  # its earlier name, still imported by the rewrite stage
 
-def normalize_citations(text: str) -> str:
-    """Rewrite every citation variant as `[Ex. B, p. 2]`; a page range becomes one citation per page."""
-
-    def repl(m: re.Match[str]) -> str:
-        letter, first = m.group(1), int(m.group(2))
-        last = int(m.group(3)) if m.group(3) else first
-        if last < first or last - first >= MAX_RANGE_PAGES:
-            last = first
-        return " " + " ".join(Citation(exhibit=letter, page=p).label() for p in range(first, last + 1)) + " "
-
-    out = _CITATION_RE.sub(repl, text)
-    # A grouped label "[Ex. A, p. 2; Ex. F, p. 1]" leaves "; " between the canonical labels it becomes.
-    out = re.sub(r"(\[Ex\. [A-Z]{1,2}, p\. \d{1,4}\])\s*;\s*(?=\[Ex\. )", r"\1 ", out)
-    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)
-    return re.sub(r"[ \t]{2,}", " ", out).strip()
-
-
-def parse_citations(text: str) -> list[Citation]:
-    """Canonical citations in `text`, in order of appearance (call `normalize_citations` first)."""
-    return [Citation(exhibit=m.group(1), page=int(m.group(2))) for m in _CANONICAL_RE.finditer(text)]
-
-
-def existing_citations(exhibits: Iterable[Exhibit]) -> set[Citation]:
-    return {Citation(exhibit=e.letter, page=p) for e in exhibits for p in range(1, e.pages + 1)}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Evidence
-
-
-def gather_evidence(
-    queries: Sequence[str], search: Callable[[str], Sequence[ScoredChunk]], limit: int
-) -> list[ScoredChunk]:
-    """Union of the chunks found by every query, deduplicated and ranked, re-numbered 1..limit.
-
-    Ranked round-robin: every query's best passage comes before any query's second best, so one document that
-    matches many queries (a certificate's boilerplate) cannot crowd out the passage another query was written
-    for. Within a round: higher similarity, then found by more queries, then first found.
-    """
-    best: dict[str, ScoredChunk] = {}
-    best_rank: dict[str, int] = {}
-    hits: Counter[str] = Counter()
-    order: dict[str, int] = {}
-    for q in queries:
-        for position, sc in enumerate(search(q), start=1):
-            cid = sc.chunk.chunk_id
-            hits[cid] += 1
-            order.setdefault(cid, len(order))
-            best_rank[cid] = min(best_rank.get(cid, position), position)
-            if cid not in best or sc.score > best[cid].score:
-                best[cid] = sc
-
-    def key(sc: ScoredChunk) -> tuple[int, float, int, int]:
-        cid = sc.chunk.chunk_id
-        return (best_rank[cid], -sc.score, -hits[cid], order[cid])
-
-    ranked = sorted(best.values(), key=key)
-    return [ScoredChunk(chunk=sc.chunk, score=sc.score, rank=i) for i, sc in enumerate(ranked[:limit], start=1)]
-
-
-def evidence_line(sc: ScoredChunk, max_chars: int = 900) -> str:
-    """One evidence item as the model sees it: its citation label, then the passage."""
-    text = " ".join(sc.chunk.text.split())
-    if len(text) > max_chars:
-        text = text[:max_chars].rsplit(" ", 1)[0] + " ..."
-    return f"{sc.chunk.citation()} {text}"
-
-
-def batches(items: Sequence[ScoredChunk], size: int) -> list[list[ScoredChunk]]:
-    size = max(1, size)
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sentences (splitting, folding and number normalisation live in the shared `declaration_assets.text` module)
-
-_THIRD_PERSON_DECLARANT_RE = re.compile(
-    r"\bthe (declarant|self-petitioner|petitioner|applicant|victim|survivor|affiant)\b|\bclients?\b", re.I
-)
-_CHATTER_RE = re.compile(
-    r"^(sure|certainly|okay|ok|of course|here is|here are|here's|below is|as an ai|i am an ai|i'm an ai|"
-    r"i hope|i cannot|i can't|i can not|i'm sorry|i am sorry|note:|please note|in summary|to summarize|"
-    r"this (statement|declaration|section|part)|the (passage|passages|evidence|text|document|record)s? "
-    r"(show|shows|say|says|state|states|indicate|indicates|mention|mentions)|based on (the|these|this)|"
-    r"according to the (passage|evidence|record)|let me|i will (now )?write|i have written|"
-    r"write \d|sentence \d|label|rewrite|now my notes|notes? from my file|"
-    r"i(?:'m| am) (?:writing|here to|excited|happy to|glad to|ready|going to (?:write|share|tell))|"
-    r"i(?: would|'d) (?:like|love) to (?:share|tell|write|inform)|thank you|thanks)",
-    re.I,
-)
-_HEADING_RE = re.compile(r"^\s*#{1,6}\s")
-_MARKDOWN_RE = re.compile(r"^\s*([-*\u2022]\s+|\d{1,2}[.)]\s+|>\s*)")
-_LABEL_RE = re.compile(r"^\s*(sentences?|answer|statement|rewrite|output)\s*:\s*", re.I)
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
-
-_CAPITALIZED_OK = {
-    "I", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-    "God", "English", "Spanish", "Ex",
-}
-
-
-def clean_answer(text: str) -> str:
-    """Remove reasoning blocks, markdown markers and labels the model copied from the prompt."""
-    text = _THINK_RE.sub("", text).replace("**", "").replace("__", "")
-    lines = []
-    for line in text.splitlines():
-        if _HEADING_RE.match(line):
-            continue  # a heading is never a sentence of the declaration
-        line = _LABEL_RE.sub("", _MARKDOWN_RE.sub("", line)).strip()
-        if line:
-            # A line break ends a sentence even when the model forgot the full stop.
-            lines.append(line if re.search(r"[.!?\]\)\"'\u201d]$", line) else line + ".")
-    return " ".join(" ".join(lines).split())
-
-
-# Name particles that say nothing about who is meant ("Dela Cruz", "de la Torre").
-_NAME_PARTICLES = {"de", "del", "dela", "la", "las", "los", "da", "das", "do", "dos", "di", "van", "von", "y", "e"}
-# Singular only: a lease's or a joint letter's "we" may well include the declarant.
-_FIRST_PERSON_SINGULAR = {"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"}
-# "I, Lucía Montoya, ..." / "My name is ...": the passage is the declarant's own statement.
-_SELF_NAMING_RE = re.compile(r"\b(?:i,|my name is|me llamo|yo,)\s+([^\W\d_]+)")
-
-
-_HONORIFICS = ("ms", "mrs", "miss", "mr", "senora", "sra", "senorita", "srta", "sr", "dona", "don")
-
-
-def _name_text(text: str) -> str:
-    return " ".join(folded_words(text))
-
-
-def declarant_name_words(record: CaseRecord) -> frozenset[str]:
-    """How a third party names the declarant, folded: her full name and aliases, her first given name, and an
-    honorific with a surname ("ms montoya"). Words another party's name shares are left out, and so are her middle
-    names alone (a church called "Nueva Esperanza" is not her). In her own voice she is "I", so a first-person
-    sentence that names her is someone else speaking about her."""
-    try:
-        own = record.declarant
-    except ValueError:
-        return frozenset()
-    others = {w for p in record.parties if p is not own for n in p.all_names() for w in folded_words(n)}
-    out: set[str] = set()
-    for name in own.all_names():
-        parts = [w for w in folded_words(name) if len(w) >= 3 and w not in _NAME_PARTICLES]
-        if not parts:
-            continue
-        out.add(_name_text(name))
-        if parts[0] not in others:
-            out.add(parts[0])
-        for surname in parts[1:]:
-            if surname not in others:
-                out.update(f"{h} {surname}" for h in _HONORIFICS)
-    return frozenset(n for n in out if n)
-
-
-def names_declarant(text: str, name_words: frozenset[str]) -> bool:
-    if not name_words:
-        return False
-    padded = f" {_name_text(strip_citations(text))} "
-    return any(f" {n} " in padded for n in name_words)
-
-
-def _inside_quotes(text: str, pos: int) -> bool:
-    before = text[:pos]
-    return before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
-
-
-def speaks_of_declarant(text: str, name_words: frozenset[str]) -> bool:
-    """Whether `text` refers to the declarant in the third person (by name, or as the client, applicant, victim
-    ...) and is not her own statement ("I, Lucía Montoya, ..." / "My name is ...")."""
-    folded = fold(text)
-    if not (_THIRD_PERSON_DECLARANT_RE.search(folded) or names_declarant(folded, name_words)):
-        return False
-    return not any(m.group(1) in name_words for m in _SELF_NAMING_RE.finditer(folded))
-
-
-def third_party_documents(pages: Iterable[tuple[str, str]], name_words: frozenset[str]) -> frozenset[str]:
-    """Documents written about the declarant by someone else: a letter, a report, a certificate. Their text
-    refers to her in the third person, and most of their "I" stands outside quotation marks (an intake
-    questionnaire quotes her answers; a counselor's letter speaks for the counselor)."""
-    text_of: dict[str, list[str]] = {}
-    for document, text in pages:
-        text_of.setdefault(document, []).append(text)
-    out = set()
-    for document, texts in text_of.items():
-        inside = outside = 0
-        for text in texts:
-            folded = fold(text)
-            for m in WORD_RE.finditer(folded):
-                if m.group(0) in _FIRST_PERSON_SINGULAR:
-                    if _inside_quotes(folded, m.start()):
-                        inside += 1
-                    else:
-                        outside += 1
-        if outside and outside >= inside and speaks_of_declarant("\n".join(texts), name_words):
-            out.add(document)
-    return frozenset(out)
-
-
-def borrowed_voice(sentence: str, passage: str, name_words: frozenset[str], span: int = 4, *,
-                   third_party: bool = False) -> bool:
-    """True when `sentence` repeats a first-person clause ("I was present at ...") of a passage whose author is
-    someone else, and the clause is not a quotation of her words there. The passage is someone else's when its
-    document is (`third_party`, see `third_party_documents`) or when it speaks of the declarant in the third
-    person itself. A counselor's, officer's or attorney's "I" is theirs, not the declarant's."""
-    if not (third_party or speaks_of_declarant(passage, name_words)):
-        return False
-    folded = fold(passage)
-    said = folded_words(strip_citations(sentence))
-    tokens = list(WORD_RE.finditer(folded))
-    plain = [t.group(0) for t in tokens]
-    for i, w in enumerate(said):
-        if w not in _FIRST_PERSON_SINGULAR or i + span > len(said):
-            continue
-        clause = said[i:i + span]
-        for j in range(len(plain) - span + 1):
-            if plain[j:j + span] == clause and not _inside_quotes(folded, tokens[j].start()):
-                return True
-    return False
-
-
-def is_chatter(sentence: str) -> bool:
-    s = strip_citations(sentence).strip(" \"'\u201c\u201d")
-    return bool(_CHATTER_RE.match(s)) or "passage" in s.lower() or "[label" in s.lower()
+FOREIGN_FLAG = "passages in another language; support not verified"
+PARAPHRASE_FLAG = "a paraphrase of its cited page; support not verified word for word"
 
 
 def unsupported_tokens(sentence: str, evidence_text: str, record: GroundingRecord | None = None) -> list[str]:
     """Numbers and capitalised names in `sentence` that appear nowhere in the evidence or the record (likely
     invented); see `grounding.unsupported_terms`."""
     return unsupported_terms(sentence, evidence_text, record)
-
-
-def best_source(
-    sentence: str, evidence: Sequence[ScoredChunk], min_overlap: int = 2, min_share: float = 0.4
-) -> ScoredChunk | None:
-    """The evidence passage sharing the most content words with `sentence` (ties: better rank), or None when no
-    passage shares at least `min_overlap` of them (all of them for a shorter sentence) and `min_share` of the
-    sentence's content words: the sentence is then not grounded in what the model was shown."""
-    words = content_words(sentence)
-    if not words:
-        return None
-    needed = min(min_overlap, len(words))
-    best: tuple[int, int] | None = None
-    choice = None
-    for sc in evidence:
-        overlap = len(words & content_words(sc.chunk.text))
-        key = (overlap, -sc.rank)
-        if overlap >= needed and overlap / len(words) >= min_share and (best is None or key > best):
-            best, choice = key, sc
-    return choice
-
-
-# A quotation mark, not an apostrophe: "didn't" and a plural possessive ("the traffickers' control") stay.
-_QUOTE_MARK_RE = re.compile(r"(?<![A-Za-z\u00C0-\u024F])'|(?<![sS])'(?![A-Za-z\u00C0-\u024F])")
-
-
-def balance_quotes(text: str) -> str:
-    """Remove quotation marks left unpaired by sentence splitting (apostrophes, as in "didn't", stay)."""
-    doubles = re.findall(r"[\"\u201c\u201d]", text)
-    if len(doubles) % 2:
-        text = re.sub(r"[\"\u201c\u201d]", "", text)
-    singles = _QUOTE_MARK_RE.findall(text)
-    if len(singles) % 2:
-        text = _QUOTE_MARK_RE.sub("", text)
-    return re.sub(r"\s{2,}", " ", text)
-
-
-def finish_sentence(body: str, citations: Sequence[Citation]) -> str:
-    """`I met him in 2018 [Ex. A, p. 1].` (citations before the closing punctuation, each once)."""
-    body = balance_quotes(body.strip()).strip()
-    if len(body) > 1 and body[0] in "\"\u201c'" and body[-1] in "\"\u201d'":
-        body = body[1:-1].strip()
-    m = re.match(r"^(.*?)([.!?]*)$", body, re.S)
-    assert m is not None
-    text, punct = m.group(1).rstrip(" ,;:"), (m.group(2) or ".")[:1]
-    labels = " ".join(dict.fromkeys(c.label() for c in citations))
-    return f"{text} {labels}{punct}" if labels else f"{text}{punct}"
 
 
 @dataclass
@@ -402,6 +101,206 @@ class ComposedParagraph:
 
 def _note(kind: str, reason: str, sentence: str) -> str:
     return f"{kind} ({reason}): {' '.join(sentence.split())[:400]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What one answer's sentences are judged against
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    """What every sentence of one answer is checked against (built by `answer_context`)."""
+
+    evidence: Sequence[ScoredChunk]  # the passages this answer was written from
+    shown: list[ScoredChunk]  # every passage shown for the element
+    own_passages: list[str]  # the shown passages not written about the declarant by someone else
+    evidence_text: str  # the shown passages, joined
+    valid: set[Citation]  # the pages that exist
+    allowed: set[Citation]  # the pages of `evidence` that exist
+    pages: dict[Citation, str]  # page text by citation: the record's pages, then the shown passages
+    declarant_names: frozenset[str] = frozenset()
+    third_party_docs: frozenset[str] = frozenset()
+    record: GroundingRecord | None = None
+    other_subjects: frozenset[str] = frozenset()
+    verifier: SupportVerifier | None = None
+    min_words: int = 4
+    paraphrase_flags: bool = False
+
+
+def answer_context(
+    evidence: Sequence[ScoredChunk],
+    valid: set[Citation],
+    *,
+    element_evidence: Sequence[ScoredChunk] | None,
+    record: GroundingRecord | None,
+    third_party_docs: frozenset[str],
+    declarant_names: frozenset[str],
+    verifier: SupportVerifier | None,
+    min_words: int,
+    paraphrase_flags: bool,
+) -> AnswerContext:
+    """The context of one answer written from `evidence` (the arguments of `compose_paragraph`)."""
+    shown = list(element_evidence) if element_evidence is not None else list(evidence)
+    pages = dict(record.page_texts) if record else {}
+    for sc in shown:
+        pages.setdefault(Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page), sc.chunk.text)
+    return AnswerContext(
+        evidence=evidence, shown=shown, valid=valid, pages=pages, record=record, third_party_docs=third_party_docs,
+        own_passages=[sc.chunk.text for sc in shown if sc.chunk.document not in third_party_docs],
+        evidence_text="\n".join(sc.chunk.text for sc in shown),
+        allowed={Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid,
+        other_subjects=record.other_subjects if record else frozenset(), declarant_names=declarant_names,
+        verifier=verifier, min_words=min_words, paraphrase_flags=paraphrase_flags,
+    )
+
+
+def answer_paragraphs(answer: str) -> list[list[str]]:
+    """The answer's paragraphs, each a list of sentences with canonical citations."""
+    raw_paragraphs = [clean_answer(p) for p in re.split(r"\n\s*\n", answer)]
+    return [split_sentences(normalize_citations(p)) for p in raw_paragraphs if p]
+
+
+def paragraph_voiced(sentences: Sequence[str]) -> bool:
+    """A paragraph in the first person: some sentence of it says I/me/my and is not chatter."""
+    return any(has_first_person(strip_citations(x)) and not is_chatter(strip_citations(x)) for x in sentences)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One sentence, judged
+
+
+@dataclass(frozen=True)
+class SentenceVerdict:
+    """One sentence judged: dropped for `reason`, or kept as `sentence` citing `citations`."""
+
+    reason: str | None = None
+    sentence: str = ""
+    citations: tuple[Citation, ...] = ()
+    removed: tuple[tuple[Citation, str], ...] = ()  # citations taken out, and why
+    attributed: bool = False  # the citation was attached from its source passage
+    flag: str | None = None  # kept, but its support is not verified: why
+    key: frozenset[str] = frozenset()  # its content words: what a repetition of it shares
+
+
+def form_problem(body: str, ctx: AnswerContext, voiced: bool) -> str | None:
+    """Why the sentence is not a sentence of the declarant's own (too short, chatter, a staff note, not in the
+    first person, naming her), or None."""
+    if len(body.split()) < ctx.min_words:
+        return "too_short"
+    if is_chatter(body):
+        return "chatter"
+    if is_staff_note(body):
+        return "staff_note"
+    if third_person_declarant(body, THIRD_PERSON_DECLARANT_RE) or not (voiced or has_first_person(body)):
+        return "not_first_person"
+    if names_declarant(body, ctx.declarant_names):
+        return "third_party_voice"
+    return None
+
+
+def unknown_terms(body: str, cites: Sequence[Citation], ctx: AnswerContext) -> str | None:
+    """Names and numbers: the record, every passage shown for the element, and the real pages it cites."""
+    cited_pages_text = "\n".join(ctx.pages[c] for c in cites if c in ctx.valid and c in ctx.pages)
+    if unsupported_terms(body, ctx.evidence_text + "\n" + cited_pages_text, ctx.record):
+        return "unsupported_name_or_number"
+    return None
+
+
+def meaning_support(body: str, real: Sequence[Citation], source: ScoredChunk | None,
+                    ctx: AnswerContext) -> tuple[bool, str | None]:
+    """Meaning: a shown passage, else a cited page of the case, bears the sentence out word for word; else, when
+    those passages are in another language (or, with `paraphrase_flags`, its cited page shares some of its words),
+    it is kept and flagged unless the verifier says no (see grounding). Returns (kept, flag)."""
+    if source is not None or any(lexical_support(body, ctx.pages.get(c, "")) for c in real):
+        return True, None
+    cited_texts = [ctx.pages[c] for c in real if c in ctx.pages]
+    candidates = cited_texts or [sc.chunk.text for sc in ctx.evidence]
+    foreign = [t for t in candidates if page_supports(body, t) is None]
+    near = [t for t in cited_texts if page_supports(body, t)] if ctx.paraphrase_flags else []
+    unsure = foreign or near
+    verdict = ctx.verifier.supports(body, unsure) if (ctx.verifier is not None and unsure) else None
+    if verdict is False or not unsure or not real:
+        return False, None
+    if verdict is None:
+        return True, FOREIGN_FLAG if foreign else PARAPHRASE_FLAG
+    return True, None
+
+
+def borrows_voice(body: str, real: Sequence[Citation], source: ScoredChunk | None, ctx: AnswerContext) -> bool:
+    """The sentence repeats the "I" of its source passage or of a cited passage written by someone else."""
+    voice_sources = ([source.chunk] if source is not None else []) + [
+        sc.chunk for sc in ctx.shown if Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) in real]
+    return any(borrowed_voice(body, ch.text, ctx.declarant_names, third_party=ch.document in ctx.third_party_docs)
+               for ch in voice_sources)
+
+
+def checked_citations(body: str, cites: Sequence[Citation],
+                      ctx: AnswerContext) -> tuple[list[Citation], tuple[tuple[Citation, str], ...]]:
+    """The citations kept (a real page, shown or of the record, that does not contradict the sentence) and those
+    taken out, with why."""
+    good: list[Citation] = []
+    removed: list[tuple[Citation, str]] = []
+    for c in cites:
+        supported = page_supports(body, ctx.pages[c]) if c in ctx.pages else None
+        if c in ctx.valid and (c in ctx.allowed or c in ctx.pages) and supported is not False:
+            good.append(c)
+        else:
+            removed.append((c, "no such page" if c not in ctx.valid else "its page does not bear the sentence out"))
+    return good, tuple(removed)
+
+
+def judge_sentence(raw: str, ctx: AnswerContext, *, voiced: bool, seen: set[frozenset[str]],
+                   elsewhere: set[frozenset[str]]) -> SentenceVerdict:
+    """One sentence through the checks, in order; the first that fails drops it. A sentence kept before (`seen`:
+    in this answer's element, `elsewhere`: under another element) is not repeated."""
+    cites = parse_citations(raw)
+    body = strip_citations(raw)
+    reason = form_problem(body, ctx, voiced) or unknown_terms(body, cites, ctx)
+    if reason:
+        return SentenceVerdict(reason=reason)
+    key = frozenset(content_words(body))
+    if key in seen:
+        return SentenceVerdict(reason="duplicate")
+    if key in elsewhere:
+        return SentenceVerdict(reason="repeated_in_other_element")
+    real = [c for c in cites if c in ctx.valid]
+    if swapped_subject(body, ctx.own_passages, ctx.other_subjects):
+        return SentenceVerdict(reason="swapped_subject")
+    source = best_source(body, ctx.evidence)
+    kept, flag = meaning_support(body, real, source, ctx)
+    if not kept:
+        return SentenceVerdict(reason="unsupported")
+    if borrows_voice(body, real, source, ctx):
+        return SentenceVerdict(reason="third_party_voice")
+    good, removed = checked_citations(body, cites, ctx)
+    if good:
+        return SentenceVerdict(sentence=finish_sentence(body, good), citations=tuple(good), removed=removed,
+                               flag=flag, key=key)
+    if source is None:
+        return SentenceVerdict(reason="unsupported", removed=removed)
+    anchor = Citation(exhibit=source.chunk.exhibit, page=source.chunk.page)
+    return SentenceVerdict(sentence=finish_sentence(body, [anchor]), citations=(anchor,), removed=removed,
+                           attributed=True, flag=flag, key=key)
+
+
+def _record_verdict(result: ComposedParagraph, raw: str, verdict: SentenceVerdict) -> None:
+    """The verdict's counts and review notes, in the order the checks made them."""
+    for c, why in verdict.removed:
+        result.citations_removed.append(c.label())
+        result.notes.append(_note("citation removed", f"{c.label()}: {why}", raw))
+    if verdict.reason is not None:
+        result.dropped[verdict.reason] += 1
+        result.notes.append(_note("dropped", verdict.reason, raw))
+        return
+    result.attributed += verdict.attributed
+    if verdict.flag:
+        result.unverified += 1
+        result.notes.append(_note("unverified", verdict.flag, verdict.sentence))
+    result.citations += [c for c in verdict.citations if c not in result.citations]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One answer
 
 
 def compose_paragraph(
@@ -435,181 +334,28 @@ def compose_paragraph(
     enough to count as support, is kept with an `unverified` note instead of dropped (the `capable` profile:
     a strong model paraphrases; a small one invents, so its unsupported sentences go).
     """
-    allowed = {Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) for sc in evidence} & valid
-    shown = list(element_evidence) if element_evidence is not None else list(evidence)
-    evidence_text = "\n".join(sc.chunk.text for sc in shown)
-    pages = dict(record.page_texts) if record else {}
-    for sc in shown:
-        pages.setdefault(Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page), sc.chunk.text)
+    ctx = answer_context(evidence, valid, element_evidence=element_evidence, record=record,
+                         third_party_docs=third_party_docs, declarant_names=declarant_names, verifier=verifier,
+                         min_words=min_words, paraphrase_flags=paraphrase_flags)
     seen: set[frozenset[str]] = set()
     elsewhere = kept_elsewhere if kept_elsewhere is not None else set()
     result = ComposedParagraph(text="", sentences=0, citations=[])
-
-    def drop(reason: str, sentence: str) -> None:
-        result.dropped[reason] += 1
-        result.notes.append(_note("dropped", reason, sentence))
-
-    raw_paragraphs = [clean_answer(p) for p in re.split(r"\n\s*\n", answer)]
-    split = [split_sentences(normalize_citations(p)) for p in raw_paragraphs if p]
+    split = answer_paragraphs(answer)
     if truncated and split and split[-1]:
-        drop("truncated", split[-1].pop())
+        _record_verdict(result, split[-1][-1], SentenceVerdict(reason="truncated"))
+        split[-1].pop()
     for sentences in split:
-        voiced = voice_per_paragraph and any(
-            has_first_person(strip_citations(x)) and not is_chatter(strip_citations(x)) for x in sentences)
+        voiced = voice_per_paragraph and paragraph_voiced(sentences)
         kept: list[str] = []
         for raw in sentences:
-            cites = parse_citations(raw)
-            body = strip_citations(raw)
-            if len(body.split()) < min_words:
-                drop("too_short", raw)
-                continue
-            if is_chatter(body):
-                drop("chatter", raw)
-                continue
-            if is_staff_note(body):
-                drop("staff_note", raw)
-                continue
-            if third_person_declarant(body, _THIRD_PERSON_DECLARANT_RE) or not (voiced or has_first_person(body)):
-                drop("not_first_person", raw)
-                continue
-            if names_declarant(body, declarant_names):
-                drop("third_party_voice", raw)
-                continue
-            # Names and numbers: the record, every passage shown for the element, and the real pages it cites.
-            cited_pages_text = "\n".join(pages[c] for c in cites if c in valid and c in pages)
-            if unsupported_terms(body, evidence_text + "\n" + cited_pages_text, record):
-                drop("unsupported_name_or_number", raw)
-                continue
-            key = frozenset(content_words(body))
-            if key in seen:
-                drop("duplicate", raw)
-                continue
-            if key in elsewhere:
-                drop("repeated_in_other_element", raw)
-                continue
-            real = [c for c in cites if c in valid]
-            cited_texts = [pages[c] for c in real if c in pages]
-            mine = [sc.chunk.text for sc in shown if sc.chunk.document not in third_party_docs]
-            if swapped_subject(body, mine, record.other_subjects if record else frozenset()):
-                drop("swapped_subject", raw)
-                continue
-            # Meaning: a shown passage, else a cited page of the case, bears the sentence out word for word;
-            # else, when those passages are in another language, it is kept and flagged (see grounding).
-            source = best_source(body, evidence)
-            cited_source = next((c for c in real if lexical_support(body, pages.get(c, ""))), None)
-            flag = None
-            if source is None and cited_source is None:
-                candidates = cited_texts or [sc.chunk.text for sc in evidence]
-                foreign = [t for t in candidates if page_supports(body, t) is None]
-                near = [t for t in cited_texts if page_supports(body, t)] if paraphrase_flags else []
-                unsure = foreign or near
-                verdict = verifier.supports(body, unsure) if (verifier is not None and unsure) else None
-                if verdict is False or not unsure or not real:
-                    drop("unsupported", raw)
-                    continue
-                if verdict is None:
-                    flag = ("passages in another language; support not verified" if foreign else
-                            "a paraphrase of its cited page; support not verified word for word")
-            voice_sources = ([source.chunk] if source is not None else []) + [
-                sc.chunk for sc in shown if Citation(exhibit=sc.chunk.exhibit, page=sc.chunk.page) in real]
-            if any(borrowed_voice(body, ch.text, declarant_names, third_party=ch.document in third_party_docs)
-                   for ch in voice_sources):
-                drop("third_party_voice", raw)
-                continue
-            good = []
-            for c in cites:
-                supported = page_supports(body, pages[c]) if c in pages else None
-                if c in valid and (c in allowed or c in pages) and supported is not False:
-                    good.append(c)
-                else:
-                    result.citations_removed.append(c.label())
-                    why = "no such page" if c not in valid else "its page does not bear the sentence out"
-                    result.notes.append(_note("citation removed", f"{c.label()}: {why}", raw))
-            if not good:
-                anchor = source.chunk if source is not None else None
-                if anchor is None:
-                    drop("unsupported", raw)
-                    continue
-                good = [Citation(exhibit=anchor.exhibit, page=anchor.page)]
-                result.attributed += 1
-            seen.add(key)
-            elsewhere.add(key)
-            sentence = finish_sentence(body, good)
-            if flag:
-                result.unverified += 1
-                result.notes.append(_note("unverified", flag, sentence))
-            kept.append(sentence)
-            result.citations += [c for c in good if c not in result.citations]
+            verdict = judge_sentence(raw, ctx, voiced=voiced, seen=seen, elsewhere=elsewhere)
+            _record_verdict(result, raw, verdict)
+            if verdict.reason is None:
+                seen.add(verdict.key)
+                elsewhere.add(verdict.key)
+                kept.append(verdict.sentence)
         if kept:
             result.paragraphs.append(" ".join(kept))
     result.text = " ".join(result.paragraphs)
     result.sentences = sum(len(split_sentences(p)) for p in result.paragraphs)
     return result
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sections
-
-
-
-_COUNTRIES_WITH_THE = {
-    "philippines", "united states", "dominican republic", "netherlands", "gambia", "bahamas", "czech republic",
-    "united kingdom", "central african republic", "democratic republic of the congo", "republic of the congo",
-    "united arab emirates", "maldives", "marshall islands", "solomon islands", "comoros", "seychelles",
-}
-
-
-def country_phrase(country: str) -> str:
-    """'Colombia' -> 'Colombia'; 'Philippines' -> 'the Philippines'."""
-    c = country.strip()
-    return f"the {c}" if c.lower() in _COUNTRIES_WITH_THE else c
-
-
-
-def introduction(record: CaseRecord, req: CaseRequirements) -> Section:
-    """The deterministic opening: who declares, for which filing, in which language."""
-    declarant = record.declarant
-    case_type = str(getattr(record.case_type, "value", record.case_type))
-    paragraphs = [
-        prompts.INTRO_OPENING.format(name=declarant.name),
-        prompts.INTRO_PURPOSE.format(
-            role_noun=prompts.ROLE_NOUN.get(case_type, "applicant"),
-            title=req.title,
-            form=req.form,
-            filing_noun=prompts.FILING_NOUN.get(case_type, "application"),
-        ),
-    ]
-    if declarant.citizenship:
-        paragraphs.append(prompts.INTRO_CITIZENSHIP.format(citizenship=country_phrase(declarant.citizenship)))
-    if record.language.lower() != "en":
-        paragraphs.append(prompts.INTRO_LANGUAGE.format(language=language_name(record.language)))
-    return Section(kind="introduction", title="Introduction", paragraphs=paragraphs)
-
-
-def closing(declarant_name: str) -> Section:
-    return Section(
-        kind="closing",
-        title="Attestation",
-        paragraphs=[prompts.CLOSING_ATTESTATION, prompts.CLOSING_SIGNATURE.format(name=declarant_name)],
-    )
-
-
-def gap_paragraph(element: Element, evidence: Sequence[ScoredChunk], reason: str) -> str:
-    if not evidence:
-        return prompts.GAP_NO_EVIDENCE.format(element_title=element.title)
-    cites = ", ".join(dict.fromkeys(sc.chunk.citation() for sc in evidence))
-    return prompts.GAP_NO_TEXT.format(element_title=element.title, reason=reason, citations=cites)
-
-
-def order_sections(sections: Sequence[Section], req: CaseRequirements) -> list[Section]:
-    """Introduction, the elements in the requirements file's order, then the closing."""
-    rank = {eid: i for i, eid in enumerate(req.element_ids())}
-
-    def key(s: Section) -> tuple[int, int]:
-        if s.kind == "introduction":
-            return (0, 0)
-        if s.kind == "closing":
-            return (2, 0)
-        return (1, rank.get(s.element_id or "", len(rank)))
-
-    return sorted(sections, key=key)

@@ -14,24 +14,14 @@ from ..llm.models import EVIDENCE_SLOT, CallContext, Completion, CompletionClien
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
 from . import prompts
-from .compose import (
-    batches,
-    compose_paragraph,
-    build_exhibits,
-    closing,
-    declarant_name_words,
-    third_party_documents,
-    evidence_line,
-    existing_citations,
-    gap_paragraph,
-    gather_evidence,
-    introduction,
-    lettering_problems,
-    order_sections,
-)
+from .citations import build_exhibits, existing_citations, lettering_problems
+from .compose import ComposedParagraph, compose_paragraph
+from .evidence import batches, evidence_line, gather_evidence
 from .grounding import GroundingRecord, SupportVerifier
 from .models import Citation, Draft, Section
 from .profiles import DraftingProfile
+from .sections import closing, gap_paragraph, introduction, order_sections
+from .voice import declarant_name_words, third_party_documents
 
 DRAFTER_ROLE = "drafter"
 # Words of a declaration outside its element sections (introduction, attestation).
@@ -161,6 +151,73 @@ class DraftContext:
     verifier: SupportVerifier | None = None
 
 
+def ask_drafter(element: Element, group: Sequence[ScoredChunk], client: CompletionClient, ctx: CallContext,
+                settings: DraftSettings, shared: DraftContext, result: ElementResult) -> tuple[Completion, str, bool]:
+    """One batch's answer: its last completion, the whole text, and whether it still stopped at its token limit.
+    An answer cut at the limit is continued while the element's budget lasts (`settings.continuations` per call
+    made so far); each completion but the last is kept in `result`. Raises LLMFailure."""
+    completion = client.complete(DRAFTER_ROLE, drafter_prompt(
+        element, group, settings, facts=shared.facts, words=shared.words), ctx)
+    text = completion.text
+    cut = stopped_at_limit(completion, settings.max_tokens)
+    while cut and result.continuations < settings.continuations * result.calls:
+        result.completions.append(completion)
+        result.continuations += 1
+        completion = client.complete(DRAFTER_ROLE, drafter_prompt(
+            element, group, settings, facts=shared.facts, words=shared.words, so_far=text), ctx)
+        text += completion.text
+        cut = stopped_at_limit(completion, settings.max_tokens)
+    return completion, text, cut
+
+
+@dataclass
+class SectionParts:
+    """What an element's answers add up to, in call order, and the errors of the calls that failed."""
+
+    paragraphs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    used_ids: list[str] = field(default_factory=list)
+    shown: list[ScoredChunk] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+    removed: list[str] = field(default_factory=list)
+    attributed: int = 0
+    evidence_dropped: int = 0
+    deployment: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, completion: Completion, used: Sequence[ScoredChunk], para: ComposedParagraph) -> None:
+        self.deployment = completion.deployment
+        self.evidence_dropped += completion.evidence_dropped
+        self.used_ids += [sc.chunk.chunk_id for sc in used]
+        self.shown += used
+        self.dropped.update(para.dropped)
+        self.removed += para.citations_removed
+        self.attributed += para.attributed
+        self.notes += para.notes
+        self.paragraphs += para.paragraphs
+
+    def fill(self, section: Section) -> None:
+        """The section's evidence and post-processing diagnostics, and its paragraphs when there are any."""
+        section.evidence_chunk_ids = self.used_ids
+        section.evidence_dropped = self.evidence_dropped
+        section.deployment = self.deployment
+        section.sentences_dropped = dict(self.dropped)
+        section.citations_removed = self.removed
+        section.citations_attributed = self.attributed
+        section.review_notes = self.notes
+        section.coverage = evidence_coverage(self.shown)
+        if self.paragraphs:
+            section.paragraphs = self.paragraphs
+
+    def gap_reason(self, calls: int, failed_calls: int) -> str:
+        """Why no paragraph came of the element's `calls`."""
+        if failed_calls == calls:
+            return f"every drafter call failed ({self.errors[-1]})" if self.errors else "every drafter call failed"
+        if self.dropped:
+            return "all sentences removed: " + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items()))
+        return "empty answer"
+
+
 def draft_element(
     element: Element,
     evidence: Sequence[ScoredChunk],
@@ -181,72 +238,30 @@ def draft_element(
         )
         return ElementResult(section=section)
     result = ElementResult(section=Section(kind="element", element_id=element.id, title=element.title, paragraphs=[]))
-    paragraphs: list[str] = []
-    notes: list[str] = []
-    used_ids: list[str] = []
-    shown: list[ScoredChunk] = []
-    dropped: Counter[str] = Counter()
-    removed: list[str] = []
-    attributed = 0
-    evidence_dropped = 0
-    deployment = None
-    errors: list[str] = []
+    parts = SectionParts()
     for group in batches(evidence, settings.evidence_per_call):
         result.calls += 1
         try:
-            completion = client.complete(DRAFTER_ROLE, drafter_prompt(
-                element, group, settings, facts=shared.facts, words=shared.words), ctx)
-            text = completion.text
-            cut = stopped_at_limit(completion, settings.max_tokens)
-            while cut and result.continuations < settings.continuations * result.calls:
-                result.completions.append(completion)
-                result.continuations += 1
-                completion = client.complete(DRAFTER_ROLE, drafter_prompt(
-                    element, group, settings, facts=shared.facts, words=shared.words, so_far=text), ctx)
-                text += completion.text
-                cut = stopped_at_limit(completion, settings.max_tokens)
+            completion, text, cut = ask_drafter(element, group, client, ctx, settings, shared, result)
         except LLMFailure as e:
             result.failed_calls += 1
             result.failure_records.extend(e.records)
-            errors.append(f"{type(e).__name__}: {e}")
+            parts.errors.append(f"{type(e).__name__}: {e}")
             continue
         result.completions.append(completion)
-        deployment = completion.deployment
         used = group[: completion.evidence_used] if completion.evidence_used else []
-        evidence_dropped += completion.evidence_dropped
-        used_ids += [sc.chunk.chunk_id for sc in used]
-        shown += used
         para = compose_paragraph(text, used, valid, declarant_names=declarant_names,
                                  third_party_docs=third_party_docs, record=shared.grounding,
                                  element_evidence=evidence,
                                  kept_elsewhere=shared.kept, truncated=cut, verifier=shared.verifier,
                                  voice_per_paragraph=settings.voice_per_paragraph,
                                  paraphrase_flags=settings.paraphrase_flags)
-        dropped.update(para.dropped)
-        removed += para.citations_removed
-        attributed += para.attributed
-        notes += para.notes
-        paragraphs += para.paragraphs
-    section = result.section
-    section.evidence_chunk_ids = used_ids
-    section.evidence_dropped = evidence_dropped
-    section.deployment = deployment
-    section.sentences_dropped = dict(dropped)
-    section.citations_removed = removed
-    section.citations_attributed = attributed
-    section.review_notes = notes
-    section.coverage = evidence_coverage(shown)
-    if paragraphs:
-        section.paragraphs = paragraphs
-    else:
-        if result.failed_calls == result.calls:
-            reason = f"every drafter call failed ({errors[-1]})" if errors else "every drafter call failed"
-        elif dropped:
-            reason = "all sentences removed: " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
-        else:
-            reason = "empty answer"
-        section.paragraphs = [gap_paragraph(element, evidence, reason)]
-        section.gap = reason
+        parts.add(completion, used, para)
+    parts.fill(result.section)
+    if not parts.paragraphs:
+        reason = parts.gap_reason(result.calls, result.failed_calls)
+        result.section.paragraphs = [gap_paragraph(element, evidence, reason)]
+        result.section.gap = reason
     return result
 
 

@@ -404,8 +404,9 @@ def _whole_failure(name: str, reason: str) -> DocumentResult:
     return DocumentResult(name=name, failures=[DocumentFailure(document=name, reason=reason)])
 
 
-def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult:
-    """Extract every page of one PDF. Never raises for a bad document: the reason is in `failures`."""
+def open_pdf(name: str, data: bytes) -> pymupdf.Document | DocumentResult:
+    """The opened document, or the whole-document failure saying why it cannot be read (empty, not a PDF,
+    corrupt, encrypted, no pages)."""
     if not data:
         return _whole_failure(name, "empty file (0 bytes): nothing to extract; replace it with the real PDF")
     if b"%PDF-" not in data[:1024]:  # MuPDF would happily open HTML or images; a case exhibit must be a PDF
@@ -420,78 +421,127 @@ def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult
     except (pymupdf.FileDataError, RuntimeError, ValueError) as e:
         return _whole_failure(name, f"corrupt PDF: it cannot be opened ({e}); ask for a new copy of the file")
     pymupdf.TOOLS.mupdf_warnings()  # drop warnings from opening; repair is reported through is_repaired
-    with doc:
-        if doc.needs_pass:
-            return _whole_failure(
-                name, "encrypted PDF: it is password-protected and cannot be read; ask for an unprotected copy"
-            )
-        if doc.page_count == 0:
-            return _whole_failure(name, "empty PDF: it has no pages")
-        result = DocumentResult(name=name, page_count=doc.page_count)
+    if doc.needs_pass:
+        doc.close()
+        return _whole_failure(
+            name, "encrypted PDF: it is password-protected and cannot be read; ask for an unprotected copy"
+        )
+    if doc.page_count == 0:
+        doc.close()
+        return _whole_failure(name, "empty PDF: it has no pages")
+    return doc
+
+
+@dataclass
+class PageRead:
+    """One page as read: its text and how it was read, the time it took, or why it could not be read."""
+
+    number: int
+    text: str = ""
+    rotation: int = 0
+    method: str = "text"
+    confidence: float | None = None
+    text_seconds: float = 0.0
+    ocr_seconds: float = 0.0
+    blank_image: bool = False  # an image page that OCR read nothing from
+    failure: str | None = None
+
+
+def read_page(doc: pymupdf.Document, index: int, ocr: OcrSettings) -> PageRead:
+    """The page's text layer, or its OCR when it has none but shows marks. Never raises: a damaged page must not
+    sink the rest of the document."""
+    read = PageRead(number=index + 1)
+    number = read.number
+    try:
+        page = doc[index]
+        t0 = time.perf_counter()
+        read.text, read.rotation = text_layer_text(page)
+        read.text_seconds = time.perf_counter() - t0
+        if not has_text_layer(read.text) and _page_has_marks(page):
+            if not ocr.available:
+                read.failure = f"page {number} has no text layer (a scan) and {ocr.unavailable_reason}"
+                return read
+            t0 = time.perf_counter()
+            scan = ocr_page(page, ocr)
+            read.ocr_seconds = time.perf_counter() - t0
+            read.text, read.confidence, read.rotation, read.method = scan.text, scan.confidence, scan.rotation, "ocr"
+            read.blank_image = not read.text.strip()
+    except Exception as e:  # a damaged page must not sink the rest of the document
+        read.failure = f"page {number} could not be read: {e}"
+    return read
+
+
+def page_text(name: str, read: PageRead, ocr: OcrSettings, repaired: bool) -> PageText | DocumentFailure:
+    """The page as evidence (its language and quality), or why it is none."""
+    number = read.number
+    if read.failure is not None:
+        return DocumentFailure(document=name, page=number, reason=read.failure)
+    if repaired and not read.text.strip():
+        return DocumentFailure(document=name, page=number, reason=f"page {number} is damaged: no readable content")
+    language = detect_language(read.text)
+    quality, why = page_quality(read.confidence) if read.method == "ocr" else ("ok", None)
+    return PageText(
+        document=name, page=number, method=read.method, language=language, text=read.text, rotation=read.rotation,
+        ocr_confidence=None if read.confidence is None else round(read.confidence, 1), quality=quality,
+        quality_reason=why,
+        ocr_language_missing=read.method == "ocr" and not has_ocr_data(language, ocr.tessdata),
+    )
+
+
+def read_pages(doc: pymupdf.Document, name: str, ocr: OcrSettings, repaired: bool) -> tuple[DocumentResult, int]:
+    """Every page of the document, in order, and how many image pages OCR read nothing from."""
+    result = DocumentResult(name=name, page_count=doc.page_count)
+    blank_images = 0
+    for index in range(doc.page_count):
+        read = read_page(doc, index, ocr)
+        result.text_seconds += read.text_seconds
+        result.ocr_seconds += read.ocr_seconds
+        blank_images += read.blank_image
+        outcome = page_text(name, read, ocr, repaired)
+        if isinstance(outcome, DocumentFailure):
+            result.failures.append(outcome)
+        else:
+            result.pages.append(outcome)
+    return result, blank_images
+
+
+def with_resolved_line_breaks(pages: Sequence[PageText]) -> list[PageText]:
+    """The pages with their line-end hyphens resolved across the whole document (see resolve_line_breaks)."""
+    resolved = resolve_line_breaks([p.text for p in pages])
+    return [p.model_copy(update={"text": t}) if t != p.text else p for p, t in zip(pages, resolved)]
+
+
+def document_failure_reason(result: DocumentResult, low: Sequence[PageText], repaired: bool,
+                            blank_images: int) -> str:
+    """Why no page of a failed document could serve as evidence."""
+    if repaired:
+        return "corrupt PDF: the file is damaged (truncated or malformed) and no page could be read; ask for a new copy"
+    if result.failures:
+        return "no page could be extracted: " + "; ".join(f.reason for f in result.failures)
+    if low:
+        return (f"unreadable scan: OCR of every page is unreliable ({low[0].quality_reason}); "
+                "ask for a better scan")
+    if blank_images:
+        return (f"no text found: OCR ran on {blank_images} image page{'s' * (blank_images > 1)} and read "
+                "nothing (blank or too faint a scan?)")
+    return "no text found on any page (blank document)"
+
+
+def extract_document(name: str, data: bytes, ocr: OcrSettings) -> DocumentResult:
+    """Extract every page of one PDF. Never raises for a bad document: the reason is in `failures`."""
+    opened = open_pdf(name, data)
+    if isinstance(opened, DocumentResult):
+        return opened
+    with opened as doc:
         repaired = doc.is_repaired
-        blank_images = 0
-        for index in range(doc.page_count):
-            number = index + 1
-            try:
-                page = doc[index]
-                t0 = time.perf_counter()
-                text, rotation = text_layer_text(page)
-                result.text_seconds += time.perf_counter() - t0
-                method, confidence = "text", None
-                if not has_text_layer(text) and _page_has_marks(page):
-                    if not ocr.available:
-                        result.failures.append(
-                            DocumentFailure(
-                                document=name, page=number,
-                                reason=f"page {number} has no text layer (a scan) and {ocr.unavailable_reason}",
-                            )
-                        )
-                        continue
-                    t0 = time.perf_counter()
-                    scan = ocr_page(page, ocr)
-                    result.ocr_seconds += time.perf_counter() - t0
-                    text, confidence, rotation, method = scan.text, scan.confidence, scan.rotation, "ocr"
-                    if not text.strip():
-                        blank_images += 1
-            except Exception as e:  # a damaged page must not sink the rest of the document
-                result.failures.append(
-                    DocumentFailure(document=name, page=number, reason=f"page {number} could not be read: {e}")
-                )
-                continue
-            if repaired and not text.strip():
-                result.failures.append(
-                    DocumentFailure(document=name, page=number, reason=f"page {number} is damaged: no readable content")
-                )
-                continue
-            language = detect_language(text)
-            quality, why = page_quality(confidence) if method == "ocr" else ("ok", None)
-            result.pages.append(
-                PageText(
-                    document=name, page=number, method=method, language=language, text=text, rotation=rotation,
-                    ocr_confidence=None if confidence is None else round(confidence, 1), quality=quality,
-                    quality_reason=why,
-                    ocr_language_missing=method == "ocr" and not has_ocr_data(language, ocr.tessdata),
-                )
-            )
+        result, blank_images = read_pages(doc, name, ocr, repaired)
         pymupdf.TOOLS.mupdf_warnings()
-        resolved = resolve_line_breaks([p.text for p in result.pages])
-        result.pages = [p.model_copy(update={"text": t}) if t != p.text else p for p, t in zip(result.pages, resolved)]
+        result.pages = with_resolved_line_breaks(result.pages)
         result.title = exhibit_title((doc.metadata or {}).get("title") or "", name, result.pages)
     if result.failed:
         low = [p for p in result.pages if p.quality == "low"]
-        if repaired:
-            reason = "corrupt PDF: the file is damaged (truncated or malformed) and no page could be read; ask for a new copy"
-        elif result.failures:
-            reason = "no page could be extracted: " + "; ".join(f.reason for f in result.failures)
-        elif low:
-            reason = (f"unreadable scan: OCR of every page is unreliable ({low[0].quality_reason}); "
-                      "ask for a better scan")
-        elif blank_images:
-            reason = (f"no text found: OCR ran on {blank_images} image page{'s' * (blank_images > 1)} and read "
-                      "nothing (blank or too faint a scan?)")
-        else:
-            reason = "no text found on any page (blank document)"
-        result.failures = [DocumentFailure(document=name, reason=reason)]
+        result.failures = [DocumentFailure(document=name, reason=document_failure_reason(result, low, repaired,
+                                                                                          blank_images))]
         result.pages = low  # kept for the report, never as evidence
     return result
 
