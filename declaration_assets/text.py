@@ -43,6 +43,32 @@ def strip_possessive(token: str) -> str:
     return re.sub(r"['’]s$", "", token)
 
 
+# --- model answers --------------------------------------------------------------------------------------------
+
+# A reasoning model's `<think>...</think>` block (or an unterminated one): never part of an answer.
+THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+
+
+def strip_thinking(text: str) -> str:
+    """Remove `<think>...</think>` blocks (and an unterminated one) from an answer."""
+    return THINK_RE.sub("", text).strip() if "<think" in text.lower() else text
+
+
+# --- exhibits ---------------------------------------------------------------------------------------------------
+
+
+def exhibit_letter(index: int) -> str:
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA', 27 -> 'AB' (spreadsheet-style lettering)."""
+    if index < 0:
+        raise ValueError("exhibit index must be >= 0")
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(ord("A") + rem) + letters
+    return letters
+
+
 # --- citations --------------------------------------------------------------------------------------------------
 
 # The canonical label `[Ex. B, p. 2]`; `CITATION_ANY_RE` also takes the grouped `[Ex. A, p. 2; Ex. F, p. 1]`.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..text import strip_citations
+from ..text import THINK_RE, strip_citations
 from .models import Citation
 
 _CHATTER_RE = re.compile(
@@ -23,12 +23,11 @@ _CHATTER_RE = re.compile(
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s")
 _MARKDOWN_RE = re.compile(r"^\s*([-*\u2022]\s+|\d{1,2}[.)]\s+|>\s*)")
 _LABEL_RE = re.compile(r"^\s*(sentences?|answer|statement|rewrite|output)\s*:\s*", re.I)
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 
 def clean_answer(text: str) -> str:
     """Remove reasoning blocks, markdown markers and labels the model copied from the prompt."""
-    text = _THINK_RE.sub("", text).replace("**", "").replace("__", "")
+    text = THINK_RE.sub("", text).replace("**", "").replace("__", "")
     lines = []
     for line in text.splitlines():
         if _HEADING_RE.match(line):

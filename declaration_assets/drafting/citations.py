@@ -7,23 +7,13 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ..extraction.models import DocumentInfo
-from ..text import CITATION_RE
+from ..text import CITATION_RE, exhibit_letter  # noqa: F401  (exhibit_letter: re-exported)
 from .models import Citation, Exhibit
 
 # ---------------------------------------------------------------------------------------------------------------
 # Exhibits
 
 
-def exhibit_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA, 27 -> AB ... (spreadsheet-style lettering)."""
-    if index < 0:
-        raise ValueError("exhibit index must be >= 0")
-    letters = ""
-    n = index + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(ord("A") + rem) + letters
-    return letters
 
 
 def _letter_key(letter: str) -> tuple[int, str]:

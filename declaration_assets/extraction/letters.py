@@ -17,21 +17,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..text import exhibit_letter
 from .models import ExhibitLetter
 
 LEDGER_FILE = "exhibit_letters.json"
 
 
-def exhibit_letter(index: int) -> str:
-    """0 -> 'A', 25 -> 'Z', 26 -> 'AA', 27 -> 'AB' (spreadsheet-style)."""
-    if index < 0:
-        raise ValueError("exhibit index must be >= 0")
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(ord("A") + rem) + letters
-    return letters
 
 
 def letter_index(letter: str) -> int:

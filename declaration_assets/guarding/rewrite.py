@@ -30,6 +30,7 @@ from ..checks.models import GuardReport
 from ..checks.rules import find_citations, section_key
 from ..judging.models import JudgeScores
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
+from ..text import THINK_RE
 from . import prompts
 from .models import SectionRewrite
 
@@ -146,13 +147,12 @@ def build_prompt(target: RewriteTarget, section: Section, must_show: str, eviden
     )
 
 
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _PREAMBLE_RE = re.compile(r"^(here is|here's|sure|certainly|revised|corrected)\b.*:\s*$", re.I)
 
 
 def parse_rewrite(text: str) -> list[str]:
     """The answer's paragraphs, without reasoning blocks, code fences, headings or a preamble line."""
-    text = _THINK_RE.sub("", text).replace("```", "")
+    text = THINK_RE.sub("", text).replace("```", "")
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
     while lines and (not lines[0].strip() or _PREAMBLE_RE.match(lines[0].strip())):
         lines.pop(0)

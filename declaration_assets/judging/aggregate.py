@@ -24,6 +24,7 @@ from statistics import fmean
 import numpy as np
 from pydantic import ValidationError
 
+from ..text import THINK_RE
 from .models import CRITERIA, ElementScore, JudgeScores, RubricAnswer
 
 MAX_DIFF = 4  # scores run 1..5
@@ -37,7 +38,6 @@ class AnswerError(ValueError):
 
 
 _FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 
 def _json_objects(text: str) -> list[object]:
@@ -68,7 +68,7 @@ def parse_rubric_answer(text: str) -> RubricAnswer:
     A `{"scores": {...}, "reasons": ...}` wrapper is accepted (the judge's own numbers, one level down);
     nothing else is guessed. Raises AnswerError with a message fit to show the judge.
     """
-    text = _THINK_RE.sub("", text or "").strip()
+    text = THINK_RE.sub("", text or "").strip()
     if not text:
         raise AnswerError("the answer was empty")
     candidates = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
@@ -92,7 +92,7 @@ def parse_rubric_answer(text: str) -> RubricAnswer:
 def partial_rubric(text: str) -> dict[str, object]:
     """The keys of a judge's (invalid) answer that are individually valid: criteria with an integer 1-5 and a
     non-empty `reasons`. Used to ask the judge only for what is missing; never to fill anything in."""
-    objects = _json_objects(_THINK_RE.sub("", text or ""))
+    objects = _json_objects(THINK_RE.sub("", text or ""))
     out: dict[str, object] = {}
     for obj in objects:
         assert isinstance(obj, dict)

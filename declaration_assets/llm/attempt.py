@@ -31,7 +31,8 @@ from .routing import Deployment
 from .slots import ServerSlots
 from .state import RouterState
 from .tokens import Fit, fit_prompt
-from .transport import AttemptError, StreamResult, stream_completion, strip_thinking
+from ..text import strip_thinking
+from .transport import AttemptError, StreamResult, stream_completion
 
 if TYPE_CHECKING:
     from .engine import RouterEngine

@@ -24,12 +24,6 @@ import httpx
 
 from ._litellm import litellm
 
-_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
-
-
-def strip_thinking(text: str) -> str:
-    """Remove `<think>...</think>` blocks (and an unterminated one) from an answer."""
-    return _THINK.sub("", text).strip() if "<think" in text.lower() else text
 
 
 @dataclass

@@ -26,7 +26,7 @@ from declaration_assets.extraction.models import ExtractedCase
 from declaration_assets.guarding.models import GuardedDeclaration
 from declaration_assets.judging.models import JudgeScores
 from declaration_assets.retrieval.models import ChunkIndex
-from declaration_assets_tests.guards.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
+from declaration_assets_tests.checks.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
 
 # The type of each asset's value (`guarded_declaration` yields its Output, so Dagster cannot read it off the function).
 VALUE_TYPES: dict[str, type] = {

@@ -281,7 +281,7 @@ def test_a_letter_about_her_lends_no_voice_even_where_its_paragraph_does_not_nam
     that names no one; the letter as a whole is about the declarant, so its "I" stays the case manager's."""
     from declaration_assets.drafting.compose import declarant_name_words, third_party_documents
     from declaration_assets.retrieval.chunking import chunk_case
-    from declaration_assets_tests.guards.fixtures import case_record, extracted_from_sources
+    from declaration_assets_tests.checks.fixtures import case_record, extracted_from_sources
 
     case, rec = extracted_from_sources("tvisa-0001"), case_record("tvisa-0001")
     names = declarant_name_words(rec)

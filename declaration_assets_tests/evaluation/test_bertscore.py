@@ -103,7 +103,7 @@ def test_the_attestation_pairs_with_the_references_closing():
 
 def test_real_bertscore_scores_beyond_the_512_token_cut():
     """With the offline MiniLM model: a difference after the first 512 tokens still lowers the score."""
-    from declaration_assets_tests.guards.fixtures import REFERENCES
+    from declaration_assets_tests.checks.fixtures import REFERENCES
 
     ref = dict(parse_reference((REFERENCES / "vawa-0002.md").read_text(encoding="utf-8")))
     abuse = ref["Battery or Extreme Cruelty"]

@@ -21,8 +21,8 @@ from declaration_assets.guarding.models import GuardedDeclaration
 from declaration_assets.checks.evaluate import guard_draft, required_elements
 from declaration_assets.judging.models import JudgeScores
 from declaration_assets.partitions import case_model_partitions
-from declaration_assets_tests.guards.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
-from declaration_assets_tests.guards.test_guarded_declaration import judge_scores_for
+from declaration_assets_tests.checks.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
+from declaration_assets_tests.checks.test_guarded_declaration import judge_scores_for
 
 from .test_bertscore import OverlapScorer
 

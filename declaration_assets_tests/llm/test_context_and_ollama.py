@@ -10,7 +10,7 @@ import pytest
 from declaration_assets.llm.models import LLMFailure, PromptSpec
 from declaration_assets.llm.routing import Deployment
 from declaration_assets.llm.providers.ollama import ollama_num_ctx
-from declaration_assets.llm.transport import strip_thinking
+from declaration_assets.text import strip_thinking
 from declaration_assets_tests.support.fault_servers import Latency, OllamaFaultServer, OpenAIFaultServer
 
 from .conftest import deployment, routes
