@@ -49,6 +49,14 @@ def _raise_terminated(signum, frame):  # noqa: ANN001 - signal handler signature
     raise Terminated()
 
 
+def _default_stop_signals() -> None:
+    """In the UI's process before it starts: SIGINT and SIGTERM back to their defaults. A process started in the
+    background by a non-interactive shell (`make dev &` in a script, nohup) inherits SIGINT *ignored*, and the UI
+    would then never stop on the SIGINT `serve` sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def die_with_parent() -> None:
     """Ask Linux to send this process SIGTERM when its parent exits: `make` does not pass a SIGTERM it receives on
     to its recipe, so `kill <make's pid>` reaches `make dev` this way. (A no-op where prctl is missing.)"""
@@ -70,7 +78,7 @@ def serve(supervisor: subprocess.Popen, ui_cmd: list[str], env: dict[str, str], 
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     ui = None
     try:
-        ui = subprocess.Popen(ui_cmd, env=env, cwd=cwd)
+        ui = subprocess.Popen(ui_cmd, env=env, cwd=cwd, preexec_fn=_default_stop_signals)
         return ui.wait()
     except (KeyboardInterrupt, Terminated) as e:
         if ui is not None:

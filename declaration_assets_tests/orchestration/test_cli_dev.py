@@ -22,7 +22,8 @@ if len(sys.argv) > 2:  # run as `make dev` runs it: SIGTERM when make goes
     import signal
     signal.signal(signal.SIGTERM, cli._raise_terminated)
     cli.die_with_parent()
-sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+# the stand-in supervisor, like the real one (embedded/server.py supervise), sets its own SIGTERM disposition
+sleeper = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); time.sleep(600)"]
 supervisor = subprocess.Popen(sleeper, start_new_session=True)  # as `make dev` starts it: its own session
 ui = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)",
       sys.argv[1] + ".ui"]
@@ -43,6 +44,18 @@ def alive(pid: int) -> bool:
         return False
 
 
+def _terminal_defaults() -> None:
+    """The dispositions a command started from a terminal has, whatever the test runner inherited (a CI runner
+    started in the background ignores SIGINT, and may ignore SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _ignore_sigint() -> None:
+    _terminal_defaults()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell does to a job started with `&`
+
+
 @pytest.mark.parametrize("through_make", [False, True], ids=["direct", "through-make"])
 def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
     pidfile = tmp_path / "pids"
@@ -52,9 +65,10 @@ def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
             pytest.skip("no make")
         (tmp_path / "child.py").write_text(CHILD, encoding="utf-8")
         (tmp_path / "Makefile").write_text(f"dev:\n\t@{sys.executable} child.py {pidfile} make\n", encoding="utf-8")
-        proc = subprocess.Popen(["make", "-s", "dev"], env=env, cwd=tmp_path)
+        proc = subprocess.Popen(["make", "-s", "dev"], env=env, cwd=tmp_path, preexec_fn=_terminal_defaults)
     else:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(pidfile)], env=env, cwd=tmp_path)
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(pidfile)], env=env, cwd=tmp_path,
+                                preexec_fn=_terminal_defaults)
     deadline = time.monotonic() + 60
     while not (pidfile.exists() and Path(f"{pidfile}.ui").exists() and Path(f"{pidfile}.ui").read_text()):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -77,3 +91,24 @@ def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
 def test_large_drop_hint_names_the_manifest():
     hint = cli.LARGE_DROP_HINT.format(inbox=settings.current().inbox_dir)
     assert "manifest.json" in hint and str(settings.current().inbox_dir) in hint
+
+
+def test_a_launcher_that_ignores_sigint_does_not_keep_the_ui_running(tmp_path):
+    """Started in the background (SIGINT inherited as ignored), the UI still stops at once on the SIGINT that
+    `serve` sends it, instead of being killed after its 30 s grace."""
+    pidfile = tmp_path / "pids"
+    env = dict(os.environ, PYTHONPATH=str(settings.current().project_root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(pidfile)], env=env, cwd=tmp_path, preexec_fn=_ignore_sigint)
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and Path(f"{pidfile}.ui").exists() and Path(f"{pidfile}.ui").read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    supervisor, ui = int(pidfile.read_text()), int(Path(f"{pidfile}.ui").read_text())
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 143  # well inside the 30 s after which serve would kill the UI
+        assert not alive(ui)
+    finally:
+        for pid in (supervisor, ui):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
