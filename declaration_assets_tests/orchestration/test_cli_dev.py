@@ -44,6 +44,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+def started_pids(proc: subprocess.Popen, pidfile: Path) -> tuple[int, int]:
+    """The supervisor's and the UI's pids, once the child under test has written both."""
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and Path(f"{pidfile}.ui").exists() and Path(f"{pidfile}.ui").read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    return int(pidfile.read_text()), int(Path(f"{pidfile}.ui").read_text())
+
+
 def _terminal_defaults() -> None:
     """The dispositions a command started from a terminal has, whatever the test runner inherited (a CI runner
     started in the background ignores SIGINT, and may ignore SIGTERM)."""
@@ -69,11 +78,7 @@ def test_sigterm_stops_the_ui_and_the_supervisor(tmp_path, through_make):
     else:
         proc = subprocess.Popen([sys.executable, "-c", CHILD, str(pidfile)], env=env, cwd=tmp_path,
                                 preexec_fn=_terminal_defaults)
-    deadline = time.monotonic() + 60
-    while not (pidfile.exists() and Path(f"{pidfile}.ui").exists() and Path(f"{pidfile}.ui").read_text()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.1)
-    supervisor, ui = int(pidfile.read_text()), int(Path(f"{pidfile}.ui").read_text())
+    supervisor, ui = started_pids(proc, pidfile)
     try:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
@@ -99,11 +104,7 @@ def test_a_launcher_that_ignores_sigint_does_not_keep_the_ui_running(tmp_path):
     pidfile = tmp_path / "pids"
     env = dict(os.environ, PYTHONPATH=str(settings.current().project_root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(pidfile)], env=env, cwd=tmp_path, preexec_fn=_ignore_sigint)
-    deadline = time.monotonic() + 60
-    while not (pidfile.exists() and Path(f"{pidfile}.ui").exists() and Path(f"{pidfile}.ui").read_text()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.1)
-    supervisor, ui = int(pidfile.read_text()), int(Path(f"{pidfile}.ui").read_text())
+    supervisor, ui = started_pids(proc, pidfile)
     try:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 143  # well inside the 30 s after which serve would kill the UI
