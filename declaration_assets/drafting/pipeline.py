@@ -10,6 +10,7 @@ from typing import Any
 
 from ..cases.models import CaseRecord
 from ..extraction.models import DocumentInfo
+from ..llm.records import CallRecord
 from ..llm.models import EVIDENCE_SLOT, CallContext, Completion, CompletionClient, LLMFailure, PromptSpec
 from ..requirements.models import CaseRequirements, Element
 from ..retrieval.models import ScoredChunk
@@ -68,7 +69,7 @@ class DraftSettings:
 class ElementResult:
     section: Section
     completions: list[Completion] = field(default_factory=list)
-    failure_records: list[dict[str, Any]] = field(default_factory=list)
+    failure_records: list[CallRecord] = field(default_factory=list)
     calls: int = 0
     failed_calls: int = 0
     retrieved: int = 0
@@ -280,8 +281,8 @@ class DraftOutcome:
     profile: str = "small"
 
     @property
-    def records(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def records(self) -> list[CallRecord]:
+        out: list[CallRecord] = []
         for r in self.elements.values():
             for c in r.completions:
                 out.extend(c.records)

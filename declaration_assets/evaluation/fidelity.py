@@ -12,7 +12,6 @@ review notes, or reported by a guard finding at its text.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 
 from .. import settings
 from ..cases.models import load_case_record
+from ..llm.records import CallLog, CallRecord
 from ..requirements import load_requirements
 from ..text import comparable, fold, split_sentences
 from .replay import ReferenceSentence, ReplayServer, Seed, reference_sentences
@@ -167,7 +167,7 @@ def _flagged(text: str, declaration, report) -> bool:
 
 
 def evaluate_case(case_id: str, sentences: list[ReferenceSentence], server: ReplayServer, guarded, evaluation,
-                  records: list[dict[str, Any]]) -> CaseFidelity:
+                  records: list[CallRecord]) -> CaseFidelity:
     declaration = guarded.declaration
     final = _final_sentences(declaration)
     body = comparable(" ".join(p for s in declaration.sections for p in s.paragraphs))
@@ -186,17 +186,17 @@ def evaluate_case(case_id: str, sentences: list[ReferenceSentence], server: Repl
                 seeds[sd.kind][0] += count <= 1
             else:
                 seeds[sd.kind][0] += (not _present(part, final, body)) or _flagged(part, declaration, guarded.report)
-    ok = [r for r in records if r.get("outcome") == "ok"]
-    tokens = {"prompt": sum(int(r.get("prompt_tokens") or 0) for r in ok if r.get("role") == "drafter"),
-              "completion": sum(int(r.get("completion_tokens") or 0) for r in ok if r.get("role") == "drafter"),
-              "all_roles": sum(int(r.get("prompt_tokens") or 0) + int(r.get("completion_tokens") or 0) for r in ok)}
+    ok = [r for r in records if r.outcome == "ok"]
+    drafter = [r for r in ok if r.role == "drafter"]
+    tokens = {"prompt": sum(r.prompt_tokens or 0 for r in drafter),
+              "completion": sum(r.completion_tokens or 0 for r in drafter),
+              "all_roles": sum((r.prompt_tokens or 0) + (r.completion_tokens or 0) for r in ok)}
     bert = evaluation.bertscore
     return CaseFidelity(
         case_id=case_id, reference=len(sentences), shown=len(shown), survived=len(survived),
         words=declaration.word_count(), f1=bert.f1 if bert is not None else None, status=guarded.status,
         reasons=list(guarded.reasons), dropped=dropped, seeds={k: (v[0], v[1]) for k, v in seeds.items()},
-        tokens=tokens, cost_usd=sum(float(r.get("cost_usd") or 0.0) for r in ok),
-        calls=len([r for r in ok if r.get("role") == "drafter"]),
+        tokens=tokens, cost_usd=sum(r.cost_usd for r in ok), calls=len(drafter),
     )
 
 
@@ -263,8 +263,7 @@ def run_case(case_id: str, workdir: Path, *, profile: str | None, with_seeds: bo
                     raise RuntimeError(f"{case_id}: the replay run failed: {failures[:3]}")
                 guarded = declaration.asset_value("guarded_declaration")
                 evaluation = declaration.asset_value("eval_report")
-        records = [json.loads(line) for line in calls.read_text(encoding="utf-8").splitlines() if line.strip()]
-        result = evaluate_case(case_id, sentences, server, guarded, evaluation, records)
+        result = evaluate_case(case_id, sentences, server, guarded, evaluation, CallLog(calls).read())
     result.seconds = time.monotonic() - started
     return result
 

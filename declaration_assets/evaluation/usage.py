@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..llm.records import CallLog, records_summary
+from ..llm.records import CallLog, CallRecord, as_records, records_summary
 
 LLM_ASSETS = ("draft", "judge_scores", "guarded_declaration")
 
@@ -30,39 +29,39 @@ class RoleUsage(BaseModel):
     cost_usd: float
 
 
-def records_of(value: object) -> list[dict[str, Any]]:
+def records_of(value: object) -> list[CallRecord]:
+    """The call records an asset's value carries (dicts in values stored by older versions: read as records)."""
     recs = getattr(value, "records", None)
-    return [dict(r) for r in recs] if recs else []
+    return as_records(recs) if recs else []
 
 
-def read_call_log(path: Path) -> list[dict[str, Any]]:
+def read_call_log(path: Path) -> list[CallRecord]:
     return CallLog(path).read()
 
 
 def records_from_log(
-    log: Iterable[Mapping[str, Any]], case_id: str, model_config: str, assets: Iterable[str] = LLM_ASSETS
-) -> dict[str, list[dict[str, Any]]]:
+    log: Iterable[CallRecord], case_id: str, model_config: str, assets: Iterable[str] = LLM_ASSETS
+) -> dict[str, list[CallRecord]]:
     """Per asset: the records of its latest run for this case and model configuration."""
     wanted = set(assets)
-    by_asset: dict[str, list[dict[str, Any]]] = {}
+    by_asset: dict[str, list[CallRecord]] = {}
     for r in log:
-        mc = r.get("model_config", r.get("model_config_name"))
-        if r.get("case_id") == case_id and mc == model_config and r.get("asset") in wanted:
-            by_asset.setdefault(str(r["asset"]), []).append(dict(r))
+        if r.case_id == case_id and r.model_config_name == model_config and r.asset in wanted:
+            by_asset.setdefault(r.asset, []).append(r)
     out = {}
     for asset, recs in by_asset.items():
-        last_run = recs[-1].get("run_id")
-        out[asset] = [r for r in recs if r.get("run_id") == last_run]
+        last_run = recs[-1].run_id
+        out[asset] = [r for r in recs if r.run_id == last_run]
     return out
 
 
 def collect_records(
     values: Mapping[str, object], call_log: Path, case_id: str, model_config: str
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+) -> tuple[dict[str, list[CallRecord]], dict[str, str]]:
     """Records per asset, and where each asset's records came from ("value", "call log" or "none")."""
-    records: dict[str, list[dict[str, Any]]] = {}
+    records: dict[str, list[CallRecord]] = {}
     source: dict[str, str] = {}
-    logged: dict[str, list[dict[str, Any]]] | None = None
+    logged: dict[str, list[CallRecord]] | None = None
     for asset in LLM_ASSETS:
         recs = records_of(values.get(asset))
         if recs:
@@ -75,11 +74,11 @@ def collect_records(
     return records, source
 
 
-def usage_by_role(records: Mapping[str, list[dict[str, Any]]]) -> list[RoleUsage]:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+def usage_by_role(records: Mapping[str, list[CallRecord]]) -> list[RoleUsage]:
+    groups: dict[tuple[str, str], list[CallRecord]] = {}
     for asset, recs in records.items():
         for r in recs:
-            groups.setdefault((asset, str(r.get("role") or "unknown")), []).append(r)
+            groups.setdefault((asset, r.role), []).append(r)
     out = []
     for (asset, role), recs in sorted(groups.items()):
         t = records_summary(recs)

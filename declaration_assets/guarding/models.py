@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..drafting.models import Draft
 from ..exports.provenance import Provenance
 from ..checks.models import GuardReport
+from ..llm.records import CallRecord
 
 Status = Literal["READY", "NOT READY"]
 RewriteOutcome = Literal["kept_rewrite", "kept_original", "failed", "empty"]
@@ -36,7 +37,7 @@ class GuardedDeclaration(BaseModel):
     draft_report: GuardReport = Field(description="guards on the draft as it came in")
     report: GuardReport = Field(description="guards on the final text")
     rewrites: list[SectionRewrite] = Field(default_factory=list)
-    records: list[dict[str, Any]] = Field(default_factory=list, description="call records of the guard role")
+    records: list[CallRecord] = Field(default_factory=list, description="call records of the guard role")
     provenance: Provenance
     output_dir: str | None = None
     files: dict[str, str] = Field(default_factory=dict)

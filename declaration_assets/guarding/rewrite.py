@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
 
 from ..drafting.compose import (
     _THIRD_PERSON_DECLARANT_RE, borrowed_voice, clean_answer, existing_citations, has_first_person, is_chatter,
@@ -29,6 +29,7 @@ from ..checks.facts import fold
 from ..checks.models import GuardReport
 from ..checks.rules import find_citations, section_key
 from ..judging.models import JudgeScores
+from ..llm.records import CallRecord
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
 from ..text import THINK_RE
 from . import prompts
@@ -198,7 +199,7 @@ class RewriteResult:
     declaration: Draft
     report: GuardReport
     rewrites: list[SectionRewrite] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[CallRecord] = field(default_factory=list)
 
 
 def rewrite_flagged(

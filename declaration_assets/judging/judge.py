@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+
 
 from ..drafting.models import Draft, Section
+from ..llm.records import CallRecord
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
 from ..requirements.models import CaseRequirements, Element
 from . import prompts
@@ -78,7 +79,7 @@ def judge_prompt(
 @dataclass
 class JudgeCall:
     score: ElementScore
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[CallRecord] = field(default_factory=list)
 
 
 def judge_element(
@@ -97,7 +98,7 @@ def judge_element(
         why = "the draft has no section for this element" if section is None else f"drafting gap: {section.gap}"
         return JudgeCall(ElementScore(judge_role=role, element_id=element.id, status="not_judged", error=why,
                                       attempts=0))
-    records: list[dict[str, Any]] = []
+    records: list[CallRecord] = []
     errors: list[str] = []
     deployment = None
     retry_error: str | None = None
@@ -144,7 +145,7 @@ def judge_models(client: CompletionClient, model_config: str, roles: Sequence[st
 @dataclass
 class JudgingOutcome:
     scores: JudgeScores
-    records: list[dict[str, Any]]
+    records: list[CallRecord]
     wall_s: float
 
 

@@ -26,7 +26,7 @@ from .cache import CachedAnswer
 from .models import CallContext, Completion, PermanentLLMFailure, PromptSpec
 from .privacy_gate import PrivacyRefusal, protect_prompt
 from .providers import PromptCut, adapter_for
-from .records import FATAL, RETRYABLE
+from .records import FATAL, RETRYABLE, CallRecord
 from .routing import Deployment
 from .slots import ServerSlots
 from .state import RouterState
@@ -50,7 +50,7 @@ class DeploymentAttempt:
     role: str
     prompt: PromptSpec
     ctx: CallContext
-    records: list[dict[str, Any]]
+    records: list[CallRecord]
     attempt: int
     key: str | None
     later: list[Deployment] = field(default_factory=list)
@@ -272,13 +272,13 @@ class DeploymentAttempt:
                          cache_key=self.key, **self._usage(result),
                          prompt=fit.messages if engine.log_content else None,
                          answer=text if engine.log_content else None)
-        cost = rec.get("cost_usd", 0.0)
+        cost = rec.cost_usd
         if cost:
             engine.add_spend(ctx.run_id, cost)
         completion = Completion(
             text=text, role=self.role, model_config=ctx.model_config, deployment=dep.name,
             evidence_used=fit.evidence_used, evidence_dropped=fit.evidence_dropped, cached=False, cost_usd=cost,
-            prompt_tokens=rec.get("prompt_tokens") or 0, completion_tokens=rec.get("completion_tokens") or 0,
+            prompt_tokens=rec.prompt_tokens or 0, completion_tokens=rec.completion_tokens or 0,
             latency_s=result.latency_s, finish_reason=result.finish_reason)
         if engine.cache is not None and self.key is not None:
             engine.cache.put(self.key, CachedAnswer(
@@ -311,7 +311,7 @@ class DeploymentAttempt:
         }
 
     # --- records and the budget -----------------------------------------------------------------------------
-    def _note(self, outcome: str, *, with_fit: bool = True, **fields: Any) -> dict[str, Any]:
+    def _note(self, outcome: str, *, with_fit: bool = True, **fields: Any) -> CallRecord:
         """Record this try's outcome (with the prompt's version, the window and, once fitted, the fit)."""
         extra = {**self.base, **(self.fit_info if with_fit else {})}
         rec = self.engine.record(self.ctx, self.role, self.dep, attempt=self.attempt, outcome=outcome,

@@ -116,7 +116,7 @@ class RouterEngine:
             chain = self.routes.chain(ctx.model_config, role)
         except KeyError as e:
             raise LLMFailure(f"{ctx.asset}: {e.args[0]}") from None
-        records: list[dict[str, Any]] = []
+        records: list[CallRecord] = []
         key = cache_key(role, ctx.model_config, chain, prompt) if self.cache is not None else None
         hit = self._cached(key, role, prompt, ctx, chain, records)
         if hit is not None:
@@ -134,15 +134,14 @@ class RouterEngine:
             attempt = turn.attempt
             if result is not None:
                 return dataclasses.replace(result, latency_s=time.monotonic() - started, records=tuple(records))
-        summary = "; ".join(f"{r['deployment']}: {r['outcome']}" + (f" ({r['error']})" if r.get("error") else "")
-                            for r in records)
+        summary = "; ".join(f"{r.deployment}: {r.outcome}" + (f" ({r.error})" if r.error else "") for r in records)
         failure = PermanentLLMFailure if all_permanent(records) else LLMFailure
         raise failure(
             f"{ctx.asset}: every deployment for role {role!r} of model configuration {ctx.model_config!r} "
             f"failed: {summary}", tuple(records))
 
     def _cached(self, key: str | None, role: str, prompt: PromptSpec, ctx: CallContext, chain: list[Deployment],
-                records: list[dict[str, Any]]) -> Completion | None:
+                records: list[CallRecord]) -> Completion | None:
         """The cached answer to this request (recorded as `cached`), or None."""
         if self.cache is None or key is None:
             return None
@@ -173,7 +172,7 @@ class RouterEngine:
         self.state.spend.add(run_id, cost, self.call_log.spent_usd if self.call_log else None)
 
     def record(self, ctx: CallContext, role: str, dep: Deployment, *, attempt: int, outcome: str,
-               **fields: Any) -> dict[str, Any]:
+               **fields: Any) -> CallRecord:
         rec = CallRecord(
             ts=now(), run_id=ctx.run_id, case_id=ctx.case_id, asset=ctx.asset, role=role,
             model_config_name=ctx.model_config, deployment=dep.name, provider=dep.provider, model=dep.model,
@@ -185,7 +184,7 @@ class RouterEngine:
             except OSError as e:  # a full disk must not turn a good answer into a failed asset
                 self.logger.warning("call log not written (%s): %s", self.call_log.path, e)
         self.logger.info(rec.summary_line())
-        return rec.as_dict()
+        return rec
 
 
 def default_cache_dir() -> Path:

@@ -6,10 +6,12 @@ Assets build a `PromptSpec`, ask the routing resource for a *role* under a *mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..cases.models import CaseRecord
+from .records import CallRecord
 
 EVIDENCE_SLOT = "{evidence}"
 
@@ -60,7 +62,7 @@ class Completion:
     deployment: str
     evidence_used: int
     evidence_dropped: int
-    records: tuple[dict[str, Any], ...] = ()
+    records: tuple[CallRecord, ...] = ()
     cached: bool = False
     cost_usd: float = 0.0
     prompt_tokens: int = 0
@@ -72,7 +74,7 @@ class Completion:
 class LLMFailure(RuntimeError):
     """Every deployment of a role's chain failed; the message lists each attempt's outcome."""
 
-    def __init__(self, message: str, records: tuple[dict[str, Any], ...] = ()):
+    def __init__(self, message: str, records: tuple[CallRecord, ...] = ()):
         super().__init__(message)
         self.records = records
 
@@ -86,10 +88,10 @@ class PermanentLLMFailure(LLMFailure):
 PERMANENT_OUTCOMES = frozenset({"privacy_refused", "permanent_error", "context_too_small", "spend_cap"})
 
 
-def all_permanent(records: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> bool:
+def all_permanent(records: Sequence[CallRecord]) -> bool:
     """Whether every failed attempt of these records ended in a permanent outcome (and there was one)."""
-    failed = [r for r in records if r.get("outcome") not in ("ok", "cached")]
-    return bool(failed) and all(r.get("outcome") in PERMANENT_OUTCOMES for r in failed)
+    failed = [r for r in records if not r.succeeded]
+    return bool(failed) and all(r.outcome in PERMANENT_OUTCOMES for r in failed)
 
 
 class CompletionClient(Protocol):

@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from collections.abc import Iterable, Mapping, Sequence
+
 import dagster as dg
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 Outcome = Literal[
     "ok",
@@ -39,9 +41,12 @@ FATAL: frozenset[str] = frozenset({"permanent_error", "spend_cap", "budget_exhau
 
 
 class CallRecord(BaseModel):
-    """What happened in one attempt. Never holds prompt or answer text unless `log_content` is on."""
+    """What happened in one attempt. Never holds prompt or answer text unless `log_content` is on.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    Records travel typed from the engine to the assets' values, the metadata tables, the usage report and the
+    fidelity benchmark; only the JSONL call log holds them as JSON (one `as_dict()` per line)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     ts: float
     run_id: str | None = None
@@ -87,6 +92,18 @@ class CallRecord(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, by_alias=True)
 
+    @property
+    def succeeded(self) -> bool:
+        """An answer came back (from a deployment or the cache)."""
+        return self.outcome in ("ok", "cached")
+
+    @classmethod
+    def from_logged(cls, data: Mapping[str, Any]) -> CallRecord:
+        """A record read back from a call log line or a value stored by an older version (where records were
+        dicts): fields this version does not know are left out, the rest validated as usual."""
+        known = set(cls.model_fields) | {"model_config"}  # the field's name and its alias in the log
+        return cls.model_validate({k: v for k, v in data.items() if k in known})
+
     def summary_line(self) -> str:
         parts = [
             f"llm {self.outcome}",
@@ -114,6 +131,11 @@ class CallRecord(BaseModel):
         return " ".join(parts)
 
 
+def as_records(items: Iterable[CallRecord | Mapping[str, Any]]) -> list[CallRecord]:
+    """Records from a value that may have been stored before records were typed (dicts then)."""
+    return [r if isinstance(r, CallRecord) else CallRecord.from_logged(r) for r in items]
+
+
 class CallLog:
     """Append-only JSONL file; one line per attempt. Safe across threads; lines are written whole (O_APPEND)."""
 
@@ -131,20 +153,20 @@ class CallLog:
             finally:
                 os.close(fd)
 
-    def read(self) -> list[dict[str, Any]]:
+    def read(self) -> list[CallRecord]:
         if not self.path.exists():
             return []
         out = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a torn line from a crashed writer must not hide the rest
+                    out.append(CallRecord.from_logged(json.loads(line)))
+                except (json.JSONDecodeError, ValidationError, TypeError, AttributeError):
+                    continue  # a torn line from a crashed writer (or a foreign one) must not hide the rest
         return out
 
     def spent_usd(self, run_id: str) -> float:
-        return sum(float(r.get("cost_usd") or 0.0) for r in self.read() if r.get("run_id") == run_id)
+        return sum(r.cost_usd for r in self.read() if r.run_id == run_id)
 
 
 _TABLE_COLUMNS = (
@@ -175,11 +197,11 @@ def _cell(v: Any) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def records_markdown(records: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
+def records_markdown(records: Sequence[CallRecord]) -> str:
     """A Markdown table of call records (one row per attempt) plus a totals line."""
     head = "| " + " | ".join(c for c, _ in _TABLE_COLUMNS) + " |"
     sep = "| " + " | ".join("---" for _ in _TABLE_COLUMNS) + " |"
-    rows = ["| " + " | ".join(_cell(r.get(k)) for _, k in _TABLE_COLUMNS) + " |" for r in records]
+    rows = ["| " + " | ".join(_cell(getattr(r, k)) for _, k in _TABLE_COLUMNS) + " |" for r in records]
     s = records_summary(records)
     total = (
         f"\n\n{s['calls_ok']} ok / {s['attempts']} attempts, {s['cached']} cached; "
@@ -188,24 +210,25 @@ def records_markdown(records: list[dict[str, Any]] | tuple[dict[str, Any], ...])
     return "\n".join([head, sep, *rows]) + total
 
 
-def records_table(records: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dg.MetadataValue:
+def records_table(records: Sequence[CallRecord]) -> dg.MetadataValue:
     """Per-asset summary table for asset metadata."""
     return dg.MetadataValue.md(records_markdown(records))
 
 
-def records_summary(records: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:
+def records_summary(records: Sequence[CallRecord]) -> dict[str, Any]:
     """Totals over records, for numeric metadata and reports."""
+    ok = [r for r in records if r.outcome == "ok"]
     return {
-        "attempts": sum(1 for r in records if r.get("outcome") not in ("cached", "cooldown_skip")),
-        "calls_ok": sum(1 for r in records if r.get("outcome") in ("ok", "cached")),
-        "cached": sum(1 for r in records if r.get("outcome") == "cached"),
-        "failures": sum(1 for r in records if r.get("outcome") not in ("ok", "cached")),
-        "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("outcome") == "ok"),
-        "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in records if r.get("outcome") == "ok"),
+        "attempts": sum(1 for r in records if r.outcome not in ("cached", "cooldown_skip")),
+        "calls_ok": sum(1 for r in records if r.succeeded),
+        "cached": sum(1 for r in records if r.outcome == "cached"),
+        "failures": sum(1 for r in records if not r.succeeded),
+        "prompt_tokens": sum(r.prompt_tokens or 0 for r in ok),
+        "completion_tokens": sum(r.completion_tokens or 0 for r in ok),
         # sum() of nothing is the int 0: start from 0.0 so the totals are floats (Dagster's float metadata checks)
-        "latency_s": round(sum((float(r.get("latency_s") or 0.0) for r in records), 0.0), 3),
-        "cost_usd": round(sum((float(r.get("cost_usd") or 0.0) for r in records), 0.0), 6),
-        "evidence_dropped": sum(int(r.get("evidence_dropped") or 0) for r in records if r.get("outcome") == "ok"),
+        "latency_s": round(sum((r.latency_s or 0.0 for r in records), 0.0), 3),
+        "cost_usd": round(sum((r.cost_usd for r in records), 0.0), 6),
+        "evidence_dropped": sum(r.evidence_dropped or 0 for r in ok),
     }
 
 

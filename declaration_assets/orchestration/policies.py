@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 from pydantic import Field
+
+from ..llm.models import all_permanent
+from ..llm.records import CallRecord
 
 # Retries of a whole asset step after the router has exhausted its chain (every deployment failed or the time
 # budget ran out). The router already retries single calls; these are few and slow on purpose.
@@ -56,11 +59,9 @@ def permanent_failure(description: str, metadata: dict | None = None) -> dg.Fail
                       metadata={**(metadata or {}), PERMANENT_METADATA_KEY: True}, allow_retries=False)
 
 
-def llm_failure(description: str, records: "tuple[dict, ...] | list[dict]", metadata: dict | None = None) -> dg.Failure:
+def llm_failure(description: str, records: Sequence[CallRecord], metadata: dict | None = None) -> dg.Failure:
     """The failure of an asset whose LLM calls all failed: retried by the policy only when some attempt failed
     for a reason that may pass (a hung or overloaded server); not when every attempt was refused or permanent."""
-    from ..llm.models import all_permanent
-
     if all_permanent(records):
         return permanent_failure(description, metadata)
     return dg.Failure(description=description, metadata=metadata or {})

@@ -27,12 +27,14 @@ from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.partitions import by_case_dimension, case_model_partitions, case_partitions
 from declaration_assets.requirements import requirements_dir
+from declaration_assets_tests.support.records import call_record
 
 from .fixtures import CASES, REFERENCES, draft_from_markdown, extracted_from_sources
 
 CASE = "vawa-0002"
 PK = dg.MultiPartitionKey({"case": CASE, "model": "default"})
 INVENTED = "That night John Whitaker drove me to the hospital [Ex. D, p. 1]."
+FAILED_CALL = call_record(case_id=CASE, asset="guarded_declaration", role="guard", outcome="deadline_total")
 
 
 def judge_scores_for(means: dict[str, float | None]) -> JudgeScores:
@@ -162,7 +164,7 @@ def test_serious_failure_marks_not_ready_but_the_run_succeeds(env):
     scores = judge_scores_for({e: 4.0 for e, _ in required_elements("vawa")})
     # The model fails on every call: the pipeline keeps the draft and says why it is not ready.
     fake = FakeLLM(default=lambda role, prompt: (_ for _ in ()).throw(LLMFailure("all deployments failed",
-                                                                                   ({"outcome": "deadline_total"},))))
+                                                                                   (FAILED_CALL,))))
     assets = stand_ins(d, scores, extracted)
     result = materialize(assets, fake, prepared_instance(assets))
     assert result.success
@@ -173,7 +175,7 @@ def test_serious_failure_marks_not_ready_but_the_run_succeeds(env):
     assert not any(r.startswith("too_short") for r in value.reasons)
     assert any(f.rule == "too_short" and f.severity == "warning" for f in value.report.findings)
     assert {r.outcome for r in value.rewrites} == {"failed"}
-    assert {"outcome": "deadline_total"} in value.records
+    assert FAILED_CALL in value.records
     check = checks_of(result)["guarded_declaration:guards"]
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.ERROR
     md = Path(value.files["declaration.md"]).read_text(encoding="utf-8")

@@ -33,8 +33,8 @@ def test_draft_and_judge_one_element_with_the_embedded_model(embedded_api_base, 
         settings=DraftSettings(evidence_per_element=1, evidence_per_call=1, max_tokens=96),
     )
     section = outcome.draft.section_for("joint_residence")
-    assert outcome.records and all(r["deployment"] == "embedded" for r in outcome.records)
-    assert any(r["outcome"] == "ok" for r in outcome.records)
+    assert outcome.records and all(r.deployment == "embedded" for r in outcome.records)
+    assert any(r.outcome == "ok" for r in outcome.records)
     if section.gap:
         assert section.paragraphs[0].startswith(prompts.GAP_MARKER)
     else:

@@ -5,6 +5,7 @@ from declaration_assets.drafting.pipeline import DraftSettings, build_draft, dra
 from declaration_assets.llm.models import CallContext, Completion, LLMFailure
 from declaration_assets_tests.support.fake_llm import FakeLLM
 from declaration_assets.requirements import load_requirements
+from declaration_assets_tests.support.records import call_record
 
 from .helpers import DOCS, extracted, keyword_search, record
 
@@ -91,11 +92,11 @@ def test_element_without_evidence_is_a_gap_without_a_call():
 
 
 def test_failed_calls_are_recorded_and_reported():
-    failure = LLMFailure("embedded: deadline_total", records=({"role": "drafter", "outcome": "deadline_total"},))
+    failure = LLMFailure("embedded: deadline_total", records=(call_record(outcome="deadline_total"),))
     fake = FakeLLM(default=failure)
     outcome = run(fake)
     assert outcome.all_calls_failed
-    assert {r["outcome"] for r in outcome.records} == {"deadline_total"}
+    assert {r.outcome for r in outcome.records} == {"deadline_total"}
     for s in outcome.draft.element_sections():
         assert s.gap == "no evidence retrieved" or s.gap.startswith("every drafter call failed (LLMFailure")
     assert any(s.gap != "no evidence retrieved" for s in outcome.draft.element_sections())
@@ -113,7 +114,7 @@ class DroppingClient:
         text = first_person_from_evidence(role, type(prompt)(**{**prompt.__dict__, "evidence": prompt.evidence}))
         return Completion(text=text, role=role, model_config=ctx.model_config, deployment="small",
                           evidence_used=len(kept), evidence_dropped=len(prompt.evidence) - len(kept),
-                          records=({"role": role, "outcome": "ok", "evidence_dropped": 1},))
+                          records=(call_record(role=role, evidence_dropped=1),))
 
     def judge_roles(self, model_config):
         return []

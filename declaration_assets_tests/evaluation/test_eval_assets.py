@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from declaration_assets.judging.models import JudgeScores
 from declaration_assets.partitions import case_model_partitions
 from declaration_assets_tests.checks.fixtures import REFERENCES, case_record, draft_from_markdown, extracted_from_sources
 from declaration_assets_tests.checks.test_guarded_declaration import judge_scores_for
+from declaration_assets_tests.support.records import call_record
 
 from .test_bertscore import OverlapScorer
 
@@ -44,8 +44,8 @@ def make_guarded(case: str, outputs: Path, run_id: str) -> tuple[Draft, GuardedD
     written = write_declaration_version(outputs, d, status="NOT READY", reasons=report.reasons(), provenance=prov)
     g = GuardedDeclaration(case_id=case, model_config_name="default", status="NOT READY", reasons=report.reasons(),
                            declaration=d, draft_report=report, report=report, rewrites=[],
-                           records=[{"role": "guard", "outcome": "ok", "prompt_tokens": 900, "completion_tokens": 100,
-                                     "latency_s": 4.0, "cost_usd": 0.0}],
+                           records=[call_record(case_id=case, asset="guarded_declaration", role="guard",
+                                                prompt_tokens=900, completion_tokens=100, latency_s=4.0)],
                            provenance=written.provenance, output_dir=str(written.folder), files=written.files)
     return d, g
 
@@ -62,13 +62,15 @@ def env(tmp_path, monkeypatch):
     # The call log holds the drafter's and judges' records (their values carry none); an older run is ignored.
     lines = []
     for case in (WITH_REF, WITHOUT_REF):
-        lines.append({"run_id": "old", "case_id": case, "asset": "draft", "role": "drafter", "model_config": "default",
-                      "outcome": "ok", "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 99.0})
-        lines.append({"run_id": "new", "case_id": case, "asset": "draft", "role": "drafter", "model_config": "default",
-                      "outcome": "ok", "prompt_tokens": 500, "completion_tokens": 200, "latency_s": 10.0})
-        lines.append({"run_id": "new", "case_id": case, "asset": "judge_scores", "role": "judge_1",
-                      "model_config": "default", "outcome": "deadline_total", "latency_s": 30.0})
-    (tmp_path / "calls.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n", encoding="utf-8")
+        lines.append(call_record(run_id="old", case_id=case, asset="draft", role="drafter", model_config="default",
+                                 prompt_tokens=1, completion_tokens=1, latency_s=99.0))
+        lines.append(call_record(run_id="new", case_id=case, asset="draft", role="drafter", model_config="default",
+                                 prompt_tokens=500, completion_tokens=200, latency_s=10.0))
+        lines.append(call_record(run_id="new", case_id=case, asset="judge_scores", role="judge_1",
+                                 model_config="default", outcome="deadline_total", latency_s=30.0))
+    # A torn line and a line of an unknown shape are skipped; the rest still count.
+    text = "\n".join(r.model_dump_json(exclude_none=True, by_alias=True) for r in lines)
+    (tmp_path / "calls.jsonl").write_text(text + '\nnot json\n{"outcome": "ok"}\n', encoding="utf-8")
     return tmp_path, scorer
 
 

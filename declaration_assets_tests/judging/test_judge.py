@@ -11,6 +11,7 @@ from declaration_assets.judging.prompts import PERSONAS
 from declaration_assets.llm.models import CallContext, LLMFailure
 from declaration_assets_tests.support.fake_llm import FakeLLM
 from declaration_assets.requirements import load_requirements
+from declaration_assets_tests.support.records import call_record
 
 CTX = CallContext(case_id="vawa-0001", asset="judge_scores", model_config="default")
 REQ = load_requirements("vawa")
@@ -97,7 +98,7 @@ def test_malformed_answer_is_retried_once_with_the_error_then_unscorable():
 def test_call_failures_are_unscorable_and_gaps_not_judged_never_a_crash():
     def judge(role, prompt):
         if role == "judge_1":
-            raise LLMFailure("all deployments failed", records=({"role": role, "outcome": "deadline_total"},))
+            raise LLMFailure("all deployments failed", records=(call_record(asset="judge_scores", role=role, outcome="deadline_total"),))
         return answer(5)
 
     fake = FakeLLM(default=judge)
@@ -110,7 +111,7 @@ def test_call_failures_are_unscorable_and_gaps_not_judged_never_a_crash():
     assert all(s.status == "unscorable" and "call failed" in s.error and s.attempts == 1 for s in j1)
     assert out.mean_by_element["abuse"] is None and out.agreement["abuse"] is None
     assert out.mean_by_element["good_moral_character"] == 5.0
-    assert sum(1 for r in outcome.records if r["outcome"] == "deadline_total") == 4
+    assert sum(1 for r in outcome.records if r.outcome == "deadline_total") == 4
     # A call never made is not an unscorable answer: 3 gap pairs not judged, 4 failed calls unscorable.
     assert out.not_judged == 3 and out.unscorable == 4
     table = scores_table(out)

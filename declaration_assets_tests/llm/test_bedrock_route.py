@@ -120,7 +120,7 @@ def _converse_requests(server: BedrockFaultServer):
 
 
 def _outcomes(completion) -> list[tuple[str, str]]:
-    return [(r["deployment"], r["outcome"]) for r in completion.records]
+    return [(r.deployment, r.outcome) for r in completion.records]
 
 
 # --- healthy ---------------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_healthy_call_is_signed_streamed_redacted_and_reidentified(make_router, 
     assert c.deployment == "bedrock" and not c.cached
     assert _outcomes(c) == [("bedrock", "ok")]
     rec = c.records[0]
-    assert rec["provider"] == "bedrock" and rec["privacy"] == "private_cloud"
+    assert rec.provider == "bedrock" and rec.privacy == "private_cloud"
 
     (req,) = _converse_requests(bedrock)
     assert req.path == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
@@ -181,7 +181,7 @@ def test_hang_is_cut_at_the_first_token_deadline_and_falls_back(make_router, bed
     c = router.complete("drafter", PLAIN_PROMPT, case_ctx())
     assert c.text == "backup answer"
     assert _outcomes(c) == [("bedrock", "deadline_first_token"), ("backup", "ok")]
-    assert c.records[0]["latency_s"] <= 1.0 + MARGIN_S
+    assert c.records[0].latency_s <= 1.0 + MARGIN_S
     assert time.monotonic() - started <= 1.0 + MARGIN_S + 1.0
     (req,) = _converse_requests(bedrock)  # a deadline breach is not retried
     assert req.mode is Mode.HANG
@@ -196,7 +196,7 @@ def test_context_overflow_falls_back_without_retry(make_router, bedrock, backup)
     c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
     assert c.text == "backup answer"
     assert _outcomes(c) == [("bedrock", "context_overflow"), ("backup", "ok")]
-    assert c.records[0]["error_class"] == "ContextWindowExceededError"
+    assert c.records[0].error_class == "ContextWindowExceededError"
     (req,) = _converse_requests(bedrock)
     assert req.wait_done(2.0) and req.status == 400 and req.outcome == "http_error"
 
@@ -216,7 +216,7 @@ def test_throttling_is_retried_on_the_same_deployment(make_router, bedrock):
     router = make_router(routes({"bedrock": bedrock_deployment(bedrock, retries=2)}, drafter=["bedrock"]))
     c = router.complete("drafter", CASE_PROMPT, case_ctx())
     assert _outcomes(c) == [("bedrock", "rate_limited"), ("bedrock", "ok")]
-    assert c.records[0]["error_class"] == "RateLimitError"
+    assert c.records[0].error_class == "RateLimitError"
     first, second = _converse_requests(bedrock)
     assert first.status == 429 and second.wait_done(2.0) and second.outcome == "completed"
 
@@ -256,7 +256,7 @@ def test_stall_is_cut_and_falls_back(make_router, bedrock, backup):
     c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
     assert c.text == "backup answer"
     assert _outcomes(c) == [("bedrock", "deadline_stall"), ("backup", "ok")]
-    assert c.records[0]["ttft_s"] is not None  # tokens arrived before the silence
+    assert c.records[0].ttft_s is not None  # tokens arrived before the silence
     (req,) = _converse_requests(bedrock)
     assert req.wait_done(2.0) and req.outcome == "client_disconnected"
     assert req.chunks_sent == 3  # messageStart and two deltas
@@ -270,7 +270,7 @@ def test_trickle_past_the_total_deadline_is_cut(make_router, backup):
                        "backup": deployment(f"{backup.base_url}/v1")}, drafter=["bedrock", "backup"])
         c = make_router(data).complete("drafter", PLAIN_PROMPT, case_ctx())
         assert _outcomes(c) == [("bedrock", "deadline_total"), ("backup", "ok")]
-        assert total - 0.1 <= c.records[0]["latency_s"] <= total + MARGIN_S
+        assert total - 0.1 <= c.records[0].latency_s <= total + MARGIN_S
         (req,) = _converse_requests(server)
         assert req.wait_done(MARGIN_S), "the server never saw the client go away"
         assert req.outcome == "client_disconnected"
@@ -286,10 +286,10 @@ def test_paid_bedrock_call_records_the_servers_token_counts_and_cost(make_router
     (req,) = _converse_requests(bedrock)
     output_tokens = count_tokens(_echo_placeholders(req))  # what the server reported in the metadata event
     rec = c.records[-1]
-    assert rec["outcome"] == "ok"
-    assert rec.get("completion_tokens") == output_tokens
-    assert rec.get("prompt_tokens") == req.prompt_tokens
-    assert rec["cost_usd"] == pytest.approx(req.prompt_tokens / 1000 * 1.0 + output_tokens / 1000 * 2.0)
+    assert rec.outcome == "ok"
+    assert rec.completion_tokens == output_tokens
+    assert rec.prompt_tokens == req.prompt_tokens
+    assert rec.cost_usd == pytest.approx(req.prompt_tokens / 1000 * 1.0 + output_tokens / 1000 * 2.0)
     assert c.completion_tokens == output_tokens
 
 
@@ -304,7 +304,7 @@ _FIRST_CALL = textwrap.dedent("""
     c = router.complete("drafter", PromptSpec(system="s", user="Say hello.", max_tokens=8),
                         CallContext(case_id="vawa-0001", asset="draft", model_config="default"))
     loaded = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("boto3", "botocore"))
-    print(json.dumps({"outcomes": [r["outcome"] for r in c.records], "loaded_during_call": loaded}))
+    print(json.dumps({"outcomes": [r.outcome for r in c.records], "loaded_during_call": loaded}))
 """)
 
 
@@ -352,9 +352,9 @@ _UNCLOSED_THEN_NEXT_CALL = textwrap.dedent("""
         faulthandler.dump_traceback_later(15, exit=True)  # a deadlock: print every stack, exit 1
         for call in range(2):
             try:
-                outcomes.append([r["outcome"] for r in router.complete("drafter", prompt, ctx).records])
+                outcomes.append([r.outcome for r in router.complete("drafter", prompt, ctx).records])
             except LLMFailure as e:
-                outcomes.append([r["outcome"] for r in e.records])
+                outcomes.append([r.outcome for r in e.records])
         faulthandler.cancel_dump_traceback_later()
         print(json.dumps(outcomes))
 """)

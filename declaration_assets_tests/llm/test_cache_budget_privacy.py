@@ -23,6 +23,7 @@ from declaration_assets.llm.records import records_markdown, records_summary, re
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.llm.routing import Deployment
 from declaration_assets_tests.support.fault_servers import Latency, Mode, OpenAIFaultServer
+from declaration_assets_tests.support.records import call_record
 
 from .conftest import deployment, routes
 
@@ -48,7 +49,7 @@ def test_second_identical_call_makes_no_request(make_router, ctx, server):
     second = router.complete("drafter", PROMPT, ctx)
     assert _chats(server) == 1
     assert second.cached and second.text == first.text
-    assert [r["outcome"] for r in second.records] == ["cached"]
+    assert [r.outcome for r in second.records] == ["cached"]
     # a changed request parameter misses
     router.complete("drafter", PromptSpec(system="s", user="Rate the section.", max_tokens=17), ctx)
     assert _chats(server) == 2
@@ -84,8 +85,8 @@ def test_cache_file_is_private_and_answers_carry_their_case(make_router, ctx, se
     for suffix in ("-wal", "-shm"):  # sqlite's side files take the database file's mode
         side = db.with_name(db.name + suffix)
         assert not side.exists() or stat.S_IMODE(side.stat().st_mode) == 0o600
-    assert case_keys(db, "vawa-0001") == {first.records[-1]["cache_key"]}
-    assert case_keys(db, "vawa-0002") == {second.records[-1]["cache_key"]}
+    assert case_keys(db, "vawa-0001") == {first.records[-1].cache_key}
+    assert case_keys(db, "vawa-0002") == {second.records[-1].cache_key}
     assert case_keys(tmp_path / "absent.sqlite", "vawa-0001") == set() and not (tmp_path / "absent.sqlite").exists()
 
 
@@ -122,7 +123,7 @@ def test_budget_is_shared_and_names_the_asset_when_exhausted(make_router, ctx, s
     assert time.monotonic() - t0 < 0.8 + 2.0  # the deployment alone would wait 5 s for a first token
     msg = str(err.value)
     assert "draft:" in msg and "draft of vawa-0001" in msg and "drafter" in msg and "'a'" in msg
-    assert err.value.records[-1]["outcome"] == "budget_exhausted"
+    assert err.value.records[-1].outcome == "budget_exhausted"
     (req,) = server.requests_to("/chat/completions")
     assert req.wait_done(2.0) and req.outcome == "client_disconnected"
 
@@ -164,8 +165,8 @@ def test_external_deployment_is_refused_and_never_contacted(make_router, ctx, se
         data = routes({"outside": deployment(f"{outside.base_url}/api/v1", model="openrouter/some/model", privacy="external"),
                        "local": deployment(f"{server.base_url}/v1")}, drafter=["outside", "local"])
         c = make_router(data).complete("drafter", PROMPT, ctx)
-        assert [(r["deployment"], r["outcome"]) for r in c.records] == [("outside", "privacy_refused"), ("local", "ok")]
-        assert "external" in c.records[0]["error"]
+        assert [(r.deployment, r.outcome) for r in c.records] == [("outside", "privacy_refused"), ("local", "ok")]
+        assert "external" in c.records[0].error
         assert outside.requests == []
 
 
@@ -239,9 +240,8 @@ def test_fake_client_stands_in_through_the_resource_type() -> None:
 
 
 def test_records_table_renders_rows_and_totals() -> None:
-    recs = ({"role": "drafter", "deployment": "a", "attempt": 1, "outcome": "server_error", "error_class": "X|Y"},
-            {"role": "drafter", "deployment": "a", "attempt": 2, "outcome": "ok", "prompt_tokens": 10,
-             "completion_tokens": 5, "latency_s": 1.5, "cost_usd": 0.001})
+    recs = (call_record(deployment="a", attempt=1, outcome="server_error", error_class="X|Y"),
+            call_record(deployment="a", attempt=2, prompt_tokens=10, completion_tokens=5, latency_s=1.5, cost_usd=0.001))
     md = records_markdown(recs)
     assert md.count("\n| drafter |") == 2 and "X\\|Y" in md
     assert "1 ok / 2 attempts" in md and "10 tokens in, 5 out" in md

@@ -46,19 +46,19 @@ def test_evidence_is_dropped_lowest_ranked_first_and_recorded(make_router, ctx, 
     assert sent == list(EVIDENCE[: len(sent)])  # a best-first prefix
     assert (c.evidence_used, c.evidence_dropped) == (len(sent), len(EVIDENCE) - len(sent))
     rec = c.records[-1]
-    assert rec["token_count"] == "exact" and rec["evidence_dropped"] == len(EVIDENCE) - len(sent)
+    assert rec.token_count == "exact" and rec.evidence_dropped == len(EVIDENCE) - len(sent)
     (req,) = small.requests_to("/chat/completions")
     # the server's own count agrees that it fits: nothing was cut on the server side
     assert req.prompt_tokens + PROMPT.max_tokens <= 400
-    assert rec["prompt_tokens_counted"] >= req.prompt_tokens
+    assert rec.prompt_tokens_counted >= req.prompt_tokens
 
 
 def test_estimated_counts_carry_a_margin_and_say_so(make_router, ctx, large):
     router = make_router(routes({"l": deployment(f"{large.base_url}/v1", window=4000, estimate_margin=0.2)}, drafter=["l"]))
     c = router.complete("drafter", PROMPT, ctx)
     rec = c.records[-1]
-    assert rec["token_count"] == "estimate"
-    assert rec["evidence_dropped"] == 0
+    assert rec.token_count == "estimate"
+    assert rec.evidence_dropped == 0
 
 
 def test_prompt_that_fits_nowhere_small_goes_to_the_larger_window(make_router, ctx, small, large):
@@ -67,7 +67,7 @@ def test_prompt_that_fits_nowhere_small_goes_to_the_larger_window(make_router, c
                    "l": deployment(f"{large.base_url}/v1", window=4000, tokenizer="llamacpp")}, drafter=["s", "l"])
     c = make_router(data).complete("drafter", big_first, ctx)
     assert c.text == "from the large one" and c.evidence_dropped == 0
-    assert [r["outcome"] for r in c.records] == ["context_too_small", "ok"]
+    assert [r.outcome for r in c.records] == ["context_too_small", "ok"]
     assert small.requests_to("/chat/completions") == []  # never sent to be cut
 
 
@@ -110,11 +110,11 @@ def test_ollama_num_ctx_fits_prompt_thinking_off_and_timings_recorded(make_route
         assert not req.truncated and c.text != OllamaFaultServer.TRUNCATED
         assert "<think>" not in c.text and "musing" not in c.text
         rec = c.records[-1]
-        assert rec["num_ctx"] == req.num_ctx
-        assert rec["load_s"] == pytest.approx(0.2, abs=0.15)
-        assert rec["prompt_eval_s"] is not None and rec["generation_s"] is not None
-        assert rec["server_timings"] == "server"
-        assert rec["server_memory_bytes"] == 5_000_000_000  # size_vram from /api/ps
+        assert rec.num_ctx == req.num_ctx
+        assert rec.load_s == pytest.approx(0.2, abs=0.15)
+        assert rec.prompt_eval_s is not None and rec.generation_s is not None
+        assert rec.server_timings == "server"
+        assert rec.server_memory_bytes == 5_000_000_000  # size_vram from /api/ps
 
 
 def test_ollama_prompt_cut_is_detected_and_asked_again_with_more_context(make_router, ctx):
@@ -126,7 +126,7 @@ def test_ollama_prompt_cut_is_detected_and_asked_again_with_more_context(make_ro
         first, second = server.requests_to("/api/chat")
         assert first.truncated and not second.truncated
         assert second.num_ctx > first.num_ctx
-        assert [r["outcome"] for r in c.records] == ["context_overflow", "ok"]
+        assert [r.outcome for r in c.records] == ["context_overflow", "ok"]
         assert c.text != OllamaFaultServer.TRUNCATED
 
 
@@ -141,7 +141,7 @@ def test_memory_bound_server_unloads_the_previous_model_first(make_router, ctx):
         router.complete("drafter", PromptSpec(system="s", user="hi"), ctx)
         assert server.loaded_models() == ["big:8b"]
         c = router.complete("judge_1", PromptSpec(system="s", user="hi"), ctx)
-        assert c.records[-1]["outcome"] == "ok"
+        assert c.records[-1].outcome == "ok"
         calls = [r for r in server.requests if r.path != "/api/ps"]
         paths = [(r.path, (r.body or {}).get("model"), (r.body or {}).get("keep_alive")) for r in calls]
         unload = calls[paths.index(("/api/generate", "big:8b", 0))]
@@ -151,7 +151,7 @@ def test_memory_bound_server_unloads_the_previous_model_first(make_router, ctx):
         ps_after_unload = [r for r in server.requests if r.path == "/api/ps" and unload.index < r.index < second_chat.index]
         assert ps_after_unload, "release was not verified through /api/ps"
         assert server.loaded_models() == ["small:3b"]
-        assert c.records[-1]["server_memory_bytes"] == 2_000_000_000
+        assert c.records[-1].server_memory_bytes == 2_000_000_000
 
 
 def test_without_memory_bound_nothing_is_unloaded(make_router, ctx):

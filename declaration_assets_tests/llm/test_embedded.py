@@ -24,11 +24,11 @@ def test_packaged_routes_answer_with_exact_counts_and_a_full_record(embedded_api
     c = router.complete("drafter", PromptSpec(system="You are brief.", user="Say hello in five words.", max_tokens=24), ctx)
     assert c.text.strip() and c.deployment == "embedded"
     rec = c.records[-1]
-    assert rec["outcome"] == "ok" and rec["token_count"] == "exact"
+    assert rec.outcome == "ok" and rec.token_count == "exact"
     # our count (tokenizer + template allowance) never undercounts what the server evaluated
-    assert rec["prompt_tokens_counted"] >= rec["prompt_tokens"] > 0
-    assert rec["prompt_tokens_counted"] - rec["prompt_tokens"] <= 16
-    assert rec["ttft_s"] > 0 and rec["tokens_per_s"] > 0 and 0 < rec["completion_tokens"] <= 24
+    assert rec.prompt_tokens_counted >= rec.prompt_tokens > 0
+    assert rec.prompt_tokens_counted - rec.prompt_tokens <= 16
+    assert rec.ttft_s > 0 and rec.tokens_per_s > 0 and 0 < rec.completion_tokens <= 24
 
 
 def test_small_window_drops_evidence_and_the_server_never_overflows(embedded_api_base, make_router):
@@ -38,6 +38,6 @@ def test_small_window_drops_evidence_and_the_server_never_overflows(embedded_api
     prompt = PromptSpec(system="Summarize.", user="Evidence:\n{evidence}\nOne sentence.", evidence=EVIDENCE, max_tokens=32)
     c = router.complete("drafter", prompt, CallContext(case_id="vawa-0001", asset="draft", model_config="default"))
     rec = c.records[-1]
-    assert rec["outcome"] == "ok"
+    assert rec.outcome == "ok"
     assert 0 < c.evidence_used < len(EVIDENCE) and c.evidence_dropped == len(EVIDENCE) - c.evidence_used
-    assert rec["prompt_tokens"] + 32 <= 700  # the real server's count: the prompt fit
+    assert rec.prompt_tokens + 32 <= 700  # the real server's count: the prompt fit

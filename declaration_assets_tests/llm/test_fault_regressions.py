@@ -31,7 +31,7 @@ def test_stall_deadline_longer_than_first_token_deadline_is_honoured(make_router
         c = router.complete("drafter", PROMPT, ctx)
         elapsed = time.monotonic() - started
     assert c.text == "one two three"
-    assert [r["outcome"] for r in c.records] == ["ok"]
+    assert [r.outcome for r in c.records] == ["ok"]
     assert elapsed >= 3.9  # the two 2 s gaps were waited out, not cut at 1.5 s
 
 
@@ -49,8 +49,8 @@ def test_non_json_answer_in_json_mode_is_a_bad_response_and_falls_back_without_c
         for _ in range(3):  # a bad answer does not bench the deployment: it is asked every time
             c = router.complete("drafter", JSON_PROMPT, ctx)
             assert c.text == '{"score": 4}' and c.deployment == "good"
-            assert [(r["deployment"], r["outcome"]) for r in c.records] == [("garbage", "bad_response"), ("good", "ok")]
-            assert c.records[0]["error_class"] == "InvalidJSON" and "Sure" not in c.records[0]["error"]
+            assert [(r.deployment, r.outcome) for r in c.records] == [("garbage", "bad_response"), ("good", "ok")]
+            assert c.records[0].error_class == "InvalidJSON" and "Sure" not in c.records[0].error
         assert len(garbage.requests_to("/chat/completions")) == 3
 
 
@@ -59,8 +59,8 @@ def test_schema_invalid_answer_on_the_last_deployment_is_returned_and_recorded_a
         router = make_router(routes({"only": deployment(f"{only.base_url}/v1")}, drafter=["only"]))
         c = router.complete("drafter", JSON_PROMPT, ctx)
     assert c.text == '{"score": "four"}'  # the caller validates and may ask again with a repair prompt
-    assert [r["outcome"] for r in c.records] == ["bad_response"]
-    assert "score" in c.records[0]["error"]
+    assert [r.outcome for r in c.records] == ["bad_response"]
+    assert "score" in c.records[0].error
 
 
 def test_calls_do_not_queue_behind_a_hung_server_and_cooldown_is_rechecked_after_the_wait(make_router, ctx):
@@ -87,7 +87,7 @@ def test_calls_do_not_queue_behind_a_hung_server_and_cooldown_is_rechecked_after
         assert len(results) == 6 and {c.deployment for c in results} == {"healthy"}
         # one call meets the hang; the others wait for its slot at most about the first-token deadline (1 s),
         # then move on, instead of queueing one hang after another (queue times once grew to 5x the deadline)
-        queued = [r["queue_s"] for c in results for r in c.records if r["deployment"] == "hung" and r.get("queue_s")]
+        queued = [r.queue_s for c in results for r in c.records if r.deployment == "hung" and r.queue_s]
         assert queued and max(queued) <= 1.0 + 1.0, queued
         assert len(hung.requests_to("/chat/completions")) == 1  # not asked again once it began cooling down
 

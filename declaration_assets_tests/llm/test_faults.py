@@ -69,14 +69,14 @@ def test_deadline_breach_closes_the_connection_and_falls_back_at_once(router, ct
     elapsed = time.monotonic() - t0
     assert c.text == "backup answer" and c.deployment == "backup"
     first, last = c.records[0], c.records[-1]
-    assert (first["deployment"], first["outcome"]) == ("primary", outcome)
-    assert last["outcome"] == "ok" and last["deployment"] == "backup"
+    assert (first.deployment, first.outcome) == ("primary", outcome)
+    assert last.outcome == "ok" and last.deployment == "backup"
     # the hung server is asked exactly once, and learns at once that the client left
     reqs = _chat_requests(primary)
     assert len(reqs) == 1
     assert reqs[0].wait_done(2.0)
     assert reqs[0].outcome == "client_disconnected"
-    assert first["latency_s"] <= deadline_s + MARGIN_S
+    assert first.latency_s <= deadline_s + MARGIN_S
     assert reqs[0].duration_s <= deadline_s + MARGIN_S
     assert elapsed <= deadline_s + 1.0 + MARGIN_S
 
@@ -87,7 +87,7 @@ def test_transient_errors_are_retried_then_fall_back(router, ctx, primary, backu
     primary.set_mode(mode)
     c = router.complete("drafter", PROMPT, ctx)
     assert c.deployment == "backup"
-    outcomes = [(r["deployment"], r["outcome"], r.get("try_on_deployment")) for r in c.records]
+    outcomes = [(r.deployment, r.outcome, r.try_on_deployment) for r in c.records]
     assert outcomes == [("primary", outcome, 1), ("primary", outcome, 2), ("primary", outcome, 3), ("backup", "ok", 1)]
     assert len(_chat_requests(primary)) == 3
 
@@ -96,7 +96,7 @@ def test_transient_error_recovers_on_retry(router, ctx, primary, backup):
     primary.queue_modes(Mode.HTTP_500, then=Mode.HEALTHY)
     c = router.complete("drafter", PROMPT, ctx)
     assert c.deployment == "primary"
-    assert [r["outcome"] for r in c.records] == ["server_error", "ok"]
+    assert [r.outcome for r in c.records] == ["server_error", "ok"]
     assert _chat_requests(backup) == []
 
 
@@ -114,7 +114,7 @@ def test_retry_after_is_honoured(make_router, ctx, primary):
 def test_malformed_and_overflow_fall_back_without_retry(router, ctx, primary, backup, mode, outcome):
     primary.set_mode(mode)
     c = router.complete("drafter", PROMPT, ctx)
-    assert [(r["deployment"], r["outcome"]) for r in c.records] == [("primary", outcome), ("backup", "ok")]
+    assert [(r.deployment, r.outcome) for r in c.records] == [("primary", outcome), ("backup", "ok")]
     assert len(_chat_requests(primary)) == 1
 
 
@@ -160,7 +160,7 @@ def test_permanent_error_fails_fast_without_fallback(make_router, ctx, backup, s
         with pytest.raises(LLMFailure, match=rf"failed permanently: {error}") as err:
             router.complete("drafter", PROMPT, ctx)
         assert time.monotonic() - t0 < 3.0
-    assert [r["outcome"] for r in err.value.records] == ["permanent_error"]
+    assert [r.outcome for r in err.value.records] == ["permanent_error"]
     assert _chat_requests(backup) == []
 
 
@@ -182,7 +182,7 @@ def test_whole_chain_failing_raises_with_every_record(make_router, ctx, primary,
         router.complete("drafter", PROMPT, ctx)
     msg = str(err.value)
     assert "primary: deadline_first_token" in msg and "backup: bad_response" in msg and "draft:" in msg
-    assert [r["outcome"] for r in err.value.records] == ["deadline_first_token", "bad_response"]
+    assert [r.outcome for r in err.value.records] == ["deadline_first_token", "bad_response"]
 
 
 def test_failing_deployment_cools_down(make_router, ctx, primary, backup):
@@ -193,12 +193,12 @@ def test_failing_deployment_cools_down(make_router, ctx, primary, backup):
         router.complete("drafter", PROMPT, ctx)
     assert len(_chat_requests(primary)) == 2
     c = router.complete("drafter", PROMPT, ctx)
-    assert [(r["deployment"], r["outcome"]) for r in c.records] == [("primary", "cooldown_skip"), ("backup", "ok")]
+    assert [(r.deployment, r.outcome) for r in c.records] == [("primary", "cooldown_skip"), ("backup", "ok")]
     assert len(_chat_requests(primary)) == 2  # skipped: not asked again while cooling down
     # Cooldowns belong to the router resource's state, not to the process: a new resource starts fresh.
     fresh = make_router(routes({"primary": dep, "backup": deployment(f"{backup.base_url}/v1")}, drafter=["primary", "backup"]))
     c = fresh.complete("drafter", PROMPT, ctx)
-    assert [(r["deployment"], r["outcome"]) for r in c.records][0] == ("primary", "server_error")
+    assert [(r.deployment, r.outcome) for r in c.records][0] == ("primary", "server_error")
     assert len(_chat_requests(primary)) == 3
 
 
@@ -222,8 +222,8 @@ def test_records_go_to_the_call_log_without_content(router, ctx, primary, tmp_pa
 def test_log_content_switch_puts_prompt_and_answer_in_records(make_router, ctx, primary):
     router = make_router(routes({"p": deployment(f"{primary.base_url}/v1")}, drafter=["p"]), log_content=True)
     c = router.complete("drafter", PromptSpec(system="S", user="VISIBLE"), ctx)
-    assert c.records[-1]["answer"] == c.text
-    assert any("VISIBLE" in m["content"] for m in c.records[-1]["prompt"])
+    assert c.records[-1].answer == c.text
+    assert any("VISIBLE" in m["content"] for m in c.records[-1].prompt)
 
 
 def test_concurrency_pool_per_server_serializes_calls(make_router, ctx):

@@ -13,6 +13,7 @@ from declaration_assets.cases.models import CaseFileError
 from declaration_assets.llm.models import CallContext, PermanentLLMFailure, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 from declaration_assets.orchestration.policies import LLM_RETRY_POLICY, NOT_RETRIED, llm_failure, stop_on_interrupt
+from declaration_assets_tests.support.records import call_record
 
 # A retry policy as the assets use, without the waits (a retry, if one happened, would be seen at once).
 FAST_RETRIES = dg.RetryPolicy(max_retries=LLM_RETRY_POLICY.max_retries, delay=0)
@@ -54,8 +55,9 @@ def test_privacy_refusal_inside_an_llm_asset_is_not_retried(tmp_path: Path) -> N
 
 
 def test_every_call_refused_is_a_permanent_asset_failure_but_a_hang_is_retried() -> None:
-    refused = ({"deployment": "outside", "outcome": "privacy_refused"},)
-    hung = ({"deployment": "local", "outcome": "deadline_first_token"}, {"deployment": "outside", "outcome": "privacy_refused"})
+    refused = (call_record(deployment="outside", outcome="privacy_refused"),)
+    hung = (call_record(deployment="local", outcome="deadline_first_token"),
+            call_record(deployment="outside", outcome="privacy_refused"))
     counts = {}
 
     for name, records in (("refused", refused), ("hung", hung)):

@@ -105,7 +105,7 @@ def test_no_sensitive_string_reaches_any_endpoint_tokenizer_included(tmp_path, m
         sent = json.dumps(chats[0].body)
         assert "[Ex. A, p. 1]" in sent and f"[Ex. H, p. 8]" not in sent
     assert out.text == f"I, {record.parties[0].name}, remember what {record.parties[1].name} did."
-    assert out.records[-1]["outcome"] == "ok"
+    assert out.records[-1].outcome == "ok"
     # The gate ran once for the call: one map opening, and no text examined twice by the final check.
     assert opened == [CASE]
     assert examined and max(Counter(examined).values()) == 1

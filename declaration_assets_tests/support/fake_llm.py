@@ -8,6 +8,8 @@ from typing import Any
 from declaration_assets.llm.models import CallContext, Completion, CompletionClient, PromptSpec
 from declaration_assets.llm.resources import LLMRouter
 
+from .records import call_record
+
 
 @dataclass
 class FakeLLM:
@@ -37,7 +39,8 @@ class FakeLLM:
         return Completion(
             text=text, role=role, model_config=ctx.model_config, deployment="fake",
             evidence_used=len(prompt.evidence), evidence_dropped=0,
-            records=({"role": role, "deployment": "fake", "outcome": "ok"},),
+            records=(call_record(role=role, case_id=ctx.case_id, asset=ctx.asset, model_config=ctx.model_config,
+                                 run_id=ctx.run_id),),
         )
 
     def judge_roles(self, model_config: str) -> list[str]:
