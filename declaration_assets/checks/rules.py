@@ -15,18 +15,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..text import ABBREVIATIONS
+from ..text import ABBREVIATIONS, contains_phrase, fold
 from ..drafting.models import Draft, Section
 from .facts import (
     ADDRESS_RE,
     PHONE_RE,
     CaseFacts,
     alnum,
-    contains_phrase,
     digits,
     find_dates,
     find_ids,
-    fold,
     normalise_address,
 )
 from .models import Finding, GuardReport, Span
