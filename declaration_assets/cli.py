@@ -124,7 +124,8 @@ def _extraction_summary(ingest) -> list[str]:  # type: ignore[no-untyped-def]
 
 def run_case(args: argparse.Namespace) -> int:
     """One case folder through both jobs on the shared instance, as the inbox sensor would run it."""
-    from .cases.storage import CaseFileError, LocalCaseStorage
+    from .cases.models import CaseFileError
+    from .cases.storage import LocalCaseStorage
     from .demo import _ensure_instance as ensure_instance  # the demo's shared instance
     from .llm.routing_file import default_model_config, model_config_names
     from .orchestration.intake import inspect_case

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from declaration_assets import settings  # noqa: E402
 from declaration_assets.cases.models import load_case_record  # noqa: E402
-from declaration_assets.drafting.compose import gather_evidence  # noqa: E402
+from declaration_assets.drafting.evidence import gather_evidence  # noqa: E402
 from declaration_assets.extraction.pdf import extract_case, ocr_settings  # noqa: E402
 from declaration_assets.requirements import load_requirements  # noqa: E402
 from declaration_assets.retrieval.coverage import Page, page_recall, reference_pages_by_element  # noqa: E402

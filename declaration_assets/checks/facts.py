@@ -15,8 +15,7 @@ from datetime import date
 
 from ..cases.models import CaseRecord
 from ..extraction.models import ExtractedCase
-# Folding and words come from the shared text module (drafting uses the same helpers); re-exported here.
-from ..text import WORD_RE, contains_phrase, fold, words  # noqa: F401
+from ..text import WORD_RE, fold, words
 
 # --- dates ------------------------------------------------------------------------------------------------------
 

@@ -15,18 +15,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..text import ABBREVIATIONS
+from ..text import ABBREVIATIONS, WORD_RE, contains_phrase, fold
 from ..drafting.models import Draft, Section
 from .facts import (
     ADDRESS_RE,
     PHONE_RE,
     CaseFacts,
     alnum,
-    contains_phrase,
     digits,
     find_dates,
     find_ids,
-    fold,
     normalise_address,
 )
 from .models import Finding, GuardReport, Span
@@ -335,7 +333,6 @@ god lord christmas easter thanksgiving nochebuena navidad
 """.split())
 
 CONNECTORS = frozenset({"de", "del", "la", "las", "los", "y", "van", "von", "da", "dos", "di", "le"})
-_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
 @dataclass(frozen=True)
@@ -370,7 +367,7 @@ def find_name_candidates(text: str, facts: CaseFacts | None = None) -> list[Name
     A word also counts as common when the record itself uses it in lower case.
     """
     common = ALLOWED_WORDS | (facts.lowercase_words if facts else set())
-    toks = list(_TOKEN_RE.finditer(text))
+    toks = list(WORD_RE.finditer(text))
     out: list[NameMention] = []
     run: list[re.Match[str]] = []
 

@@ -6,7 +6,6 @@ import dagster as dg
 from pydantic import Field
 
 from ..cases.models import CaseRecord
-from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
 from ..llm.resources import LLMRouter, records_summary, records_table
@@ -15,10 +14,11 @@ from ..orchestration.policies import (LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig
                                       stop_on_interrupt)
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions
+from ..privacy.settings import previews_enabled
 from ..requirements import load_requirements
 from ..retrieval.assets import evidence_coverage_metadata
 from ..retrieval.embeddings import Embedder
-from ..retrieval.index import query_search  # hybrid (dense + BM25) search, re-exported for callers here
+from ..retrieval.index import query_search  # hybrid (dense + BM25) search
 from ..retrieval.models import ChunkIndex
 from . import prompts
 from .models import Citation, Draft

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ..extraction.models import DocumentInfo
-from ..text import CITATION_RE, exhibit_letter  # noqa: F401  (exhibit_letter: re-exported)
+from ..text import CITATION_RE
 from .models import Citation, Exhibit
 
 # ---------------------------------------------------------------------------------------------------------------

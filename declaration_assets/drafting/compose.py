@@ -20,38 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..retrieval.models import ScoredChunk
-from ..text import (  # noqa: F401  (re-exported: the shared text helpers drafting is built on)
-    ABBREVIATIONS,
-    CITATION_RE,
-    STOPWORDS,
-    WORD_RE,
-    comparable,
-    content_words,
-    fold,
-    has_first_person,
-    is_staff_note,
-    language_name,
-    language_of,
-    numbers_in,
-    record_knows_word,
-    sentence_numbers,
-    split_paragraphs,
-    split_sentences,
-    strip_citations,
-    vocabulary,
-    words as folded_words,
-)
-from .answers import balance_quotes, clean_answer, finish_sentence, is_chatter  # noqa: F401  (re-exported)
-from .citations import (  # noqa: F401  (re-exported: the exhibit and citation helpers, importable from here)
-    MAX_RANGE_PAGES,
-    build_exhibits,
-    existing_citations,
-    exhibit_letter,
-    lettering_problems,
-    normalize_citations,
-    parse_citations,
-)
-from .evidence import batches, best_source, evidence_line, gather_evidence  # noqa: F401  (re-exported)
+from ..text import content_words, has_first_person, is_staff_note, split_sentences, strip_citations
+from .answers import clean_answer, finish_sentence, is_chatter
+from .citations import normalize_citations, parse_citations
+from .evidence import best_source
 from .grounding import (
     GroundingRecord,
     SupportVerifier,
@@ -62,17 +34,7 @@ from .grounding import (
     unsupported_terms,
 )
 from .models import Citation
-from .sections import closing, country_phrase, gap_paragraph, introduction, order_sections  # noqa: F401
-from .voice import (  # noqa: F401  (re-exported: the voice helpers, importable from here)
-    THIRD_PERSON_DECLARANT_RE,
-    borrowed_voice,
-    declarant_name_words,
-    names_declarant,
-    speaks_of_declarant,
-    third_party_documents,
-)
-
-_THIRD_PERSON_DECLARANT_RE = THIRD_PERSON_DECLARANT_RE  # its earlier name, still imported by the rewrite stage
+from .voice import THIRD_PERSON_DECLARANT_RE, borrowed_voice, names_declarant
 
 FOREIGN_FLAG = "passages in another language; support not verified"
 PARAPHRASE_FLAG = "a paraphrase of its cited page; support not verified word for word"

@@ -30,7 +30,7 @@ from ..extraction.models import DocumentInfo, ExtractedCase, PageText
 from ..checks.evaluate import case_facts, length_bounds, required_elements
 from ..checks.rules import run_guards
 from ..requirements import load_requirements
-from .bertscore import AlignedSection, BertScoreScorer, align_sections, clean, default_model, parse_reference, score_sections
+from .bertscore import BertScoreScorer, align_sections, clean, default_model, parse_reference, score_sections
 
 def sources_dir() -> Path:
     return settings.current().data_dir / "case_sources"

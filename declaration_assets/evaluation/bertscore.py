@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from ..drafting.models import Draft
-from ..checks.facts import fold
+from ..text import fold
 
 WINDOW_WORDS = 300
 MODEL_ENV = "DECLARATION_BERTSCORE_MODEL"  # path of a local model (e.g. roberta-large); default MiniLM-L6

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..drafting.models import Draft, Exhibit
-from ..text import LANGUAGE_NAMES, language_name, translation_note  # noqa: F401 (re-exported)
+from ..text import language_name, translation_note
 
 
 ATTESTATION = (

@@ -22,7 +22,7 @@ import pymupdf
 
 from .language import UNDETERMINED, detect_language, has_ocr_data
 from .layout import in_reading_order
-from .letters import assign_letters, exhibit_letter  # noqa: F401  (exhibit_letter: re-exported for callers)
+from .letters import assign_letters
 from .models import DocumentFailure, DocumentInfo, ExhibitLetter, ExtractedCase, PageText
 from .ocr import MIN_OSD_CONFIDENCE, detect_orientation, mean_confidence, ocr_words, upright_share, words_to_blocks
 

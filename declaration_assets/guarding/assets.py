@@ -8,8 +8,8 @@ from pydantic import Field
 
 from .. import settings
 from ..cases.models import CaseRecord
-from ..drafting.compose import declarant_name_words
 from ..drafting.models import Draft
+from ..drafting.voice import declarant_name_words
 from ..exports.provenance import make_provenance
 from ..exports.write import write_declaration_version
 from ..extraction.models import ExtractedCase

@@ -17,21 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
-from ..drafting.compose import (
-    _THIRD_PERSON_DECLARANT_RE, borrowed_voice, clean_answer, existing_citations, has_first_person, is_chatter,
-    names_declarant, normalize_citations, parse_citations, split_sentences, strip_citations, third_party_documents,
-)
+from ..drafting.answers import clean_answer, is_chatter
+from ..drafting.citations import existing_citations, normalize_citations, parse_citations
 from ..drafting.models import Citation
 from ..drafting.pipeline import stopped_at_limit
 from ..drafting.models import Draft, Section
+from ..drafting.voice import THIRD_PERSON_DECLARANT_RE, borrowed_voice, names_declarant, third_party_documents
 from ..extraction.models import ExtractedCase
-from ..checks.facts import fold
 from ..checks.models import GuardReport
 from ..checks.rules import find_citations, section_key
 from ..judging.models import JudgeScores
 from ..llm.records import CallRecord
 from ..llm.models import EVIDENCE_SLOT, CallContext, CompletionClient, LLMFailure, PromptSpec
-from ..text import THINK_RE
+from ..text import THINK_RE, fold, has_first_person, split_sentences, strip_citations
 from . import prompts
 from .models import SectionRewrite
 
@@ -174,7 +172,7 @@ def voice_checked(paragraph: str, valid: set[Citation], dropped: Counter[str], m
         reason = "too_short"
     elif is_chatter(body.split(".")[0]):
         reason = "chatter"
-    elif _THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
+    elif THIRD_PERSON_DECLARANT_RE.search(body) or not has_first_person(body):
         reason = "not_first_person"
     elif names_declarant(body, declarant_names) or any(
             borrowed_voice(sentence, page, declarant_names, third_party=True)

@@ -8,10 +8,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from ..extraction.metadata import previews_enabled
 from ..extraction.models import ExtractedCase
 from ..orchestration.ui import ui_attributes
 from ..partitions import case_partitions
+from ..privacy.settings import previews_enabled
 from .chunking import DEFAULT_MAX_CHARS
 from .coverage import coverage_summary, evidence_coverage
 from .embeddings import Embedder, EmbedStats

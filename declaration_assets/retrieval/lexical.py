@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..extraction.pdf import detect_language
+from ..extraction.language import detect_language
 from .models import Chunk
 
 _TOKEN = re.compile(r"[a-z0-9]+")

@@ -106,7 +106,7 @@ def test_draft_and_judge_scores_materialize(tmp_path, embedder):
 
 
 def test_batched_query_search_matches_retrieve(embedder):
-    from declaration_assets.drafting.assets import query_search
+    from declaration_assets.retrieval.index import query_search
     from declaration_assets.requirements import load_requirements
     from declaration_assets.retrieval.index import retrieve
 

@@ -1,23 +1,19 @@
 from declaration_assets.drafting import prompts
-from declaration_assets.drafting.compose import (
+from declaration_assets.drafting.citations import (
     build_exhibits,
-    closing,
-    compose_paragraph,
     existing_citations,
-    exhibit_letter,
-    gather_evidence,
-    introduction,
     lettering_problems,
     normalize_citations,
-    order_sections,
     parse_citations,
-    split_sentences,
-    unsupported_tokens,
 )
+from declaration_assets.drafting.compose import compose_paragraph, unsupported_tokens
+from declaration_assets.drafting.evidence import gather_evidence
 from declaration_assets.drafting.models import Citation, Section
+from declaration_assets.drafting.sections import closing, introduction, order_sections
 from declaration_assets.extraction.models import DocumentInfo
 from declaration_assets.requirements import load_requirements
 from declaration_assets.retrieval.models import ScoredChunk
+from declaration_assets.text import exhibit_letter, split_sentences
 
 from .helpers import DOCS, chunks, keyword_search, record
 
@@ -214,7 +210,7 @@ def test_letter_style_chatter_in_the_first_person_is_dropped():
 
 
 def test_quotes_split_by_sentences_are_balanced():
-    from declaration_assets.drafting.compose import balance_quotes, finish_sentence
+    from declaration_assets.drafting.answers import balance_quotes, finish_sentence
 
     assert balance_quotes("he asked for my passport 'to make copies for the papers.") == \
         "he asked for my passport to make copies for the papers."
@@ -224,7 +220,8 @@ def test_quotes_split_by_sentences_are_balanced():
 
 
 def test_form_numbers_prompt_echoes_and_client_notes_are_not_the_declarants_voice():
-    from declaration_assets.drafting.compose import country_phrase, has_first_person
+    from declaration_assets.drafting.sections import country_phrase
+    from declaration_assets.text import has_first_person
 
     assert not has_first_person("CBP I-94 records are generated electronically at admission.")
     assert not has_first_person("The I-914 and I-130 were filed.")
@@ -239,7 +236,7 @@ def test_form_numbers_prompt_echoes_and_client_notes_are_not_the_declarants_voic
 
 
 def test_a_third_partys_i_is_not_the_declarants_voice():
-    from declaration_assets.drafting.compose import borrowed_voice, declarant_name_words, names_declarant
+    from declaration_assets.drafting.voice import borrowed_voice, declarant_name_words, names_declarant
     from declaration_assets.retrieval.models import Chunk
 
     letter = ('I was present at her intake interview at the shelter on May 2, 2023. Ms. Montoya told me, '
@@ -279,7 +276,7 @@ def test_a_third_partys_i_is_not_the_declarants_voice():
 def test_a_letter_about_her_lends_no_voice_even_where_its_paragraph_does_not_name_her():
     """tvisa-0001: the shelter's case manager writes "I was present at her first interview ..." in a paragraph
     that names no one; the letter as a whole is about the declarant, so its "I" stays the case manager's."""
-    from declaration_assets.drafting.compose import declarant_name_words, third_party_documents
+    from declaration_assets.drafting.voice import declarant_name_words, third_party_documents
     from declaration_assets.retrieval.chunking import chunk_case
     from declaration_assets_tests.checks.fixtures import case_record, extracted_from_sources
 

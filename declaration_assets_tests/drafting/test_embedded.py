@@ -6,7 +6,7 @@ import re
 import pytest
 
 from declaration_assets.drafting import prompts
-from declaration_assets.drafting.compose import build_exhibits, existing_citations
+from declaration_assets.drafting.citations import build_exhibits, existing_citations
 from declaration_assets.drafting.pipeline import DraftSettings, build_draft
 from declaration_assets.judging.judge import JudgeSettings, run_judges
 from declaration_assets.llm.models import CallContext

@@ -1,7 +1,8 @@
 """Grounding in both directions: good text a strong model writes survives, bad text is dropped or flagged."""
 
 from declaration_assets.cases.models import CaseRecord
-from declaration_assets.drafting.compose import build_exhibits, compose_paragraph, existing_citations
+from declaration_assets.drafting.citations import build_exhibits, existing_citations
+from declaration_assets.drafting.compose import compose_paragraph
 from declaration_assets.drafting.grounding import GroundingRecord, swapped_subject, unsupported_terms
 from declaration_assets.drafting.models import Citation
 from declaration_assets.retrieval.models import Chunk, ScoredChunk
@@ -55,7 +56,7 @@ def test_names_and_numbers_are_checked_against_the_whole_record_with_normalisati
 
 
 def test_a_plural_possessive_is_no_unpaired_quotation_mark():
-    from declaration_assets.drafting.compose import balance_quotes
+    from declaration_assets.drafting.answers import balance_quotes
 
     assert balance_quotes("I stayed under the traffickers' control.") == "I stayed under the traffickers' control."
     assert balance_quotes("he took my passport 'for copies.") == "he took my passport for copies."

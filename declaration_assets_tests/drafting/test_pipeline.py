@@ -137,7 +137,7 @@ def test_citations_of_evidence_the_router_dropped_are_not_kept():
 
 
 def test_drafter_prompt_carries_element_and_ranked_evidence():
-    from declaration_assets.drafting.compose import gather_evidence
+    from declaration_assets.drafting.evidence import gather_evidence
 
     element = load_requirements("vawa").element("abuse")
     evidence = gather_evidence(element.queries, keyword_search(), 3)

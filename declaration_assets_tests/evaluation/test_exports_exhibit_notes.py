@@ -6,12 +6,13 @@ from datetime import datetime, timezone
 
 import docx
 
-from declaration_assets.drafting.compose import build_exhibits
+from declaration_assets.drafting.citations import build_exhibits
 from declaration_assets.drafting.models import Exhibit
-from declaration_assets.exports.layout import RECORD_NOTES_TITLE, exhibit_line, translation_note
+from declaration_assets.exports.layout import RECORD_NOTES_TITLE, exhibit_line
 from declaration_assets.exports.provenance import make_provenance
 from declaration_assets.exports.write import write_declaration_version
 from declaration_assets.extraction.models import DocumentInfo
+from declaration_assets.text import translation_note
 
 from .test_exports import make_draft
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from declaration_assets import settings
-from declaration_assets.drafting.compose import gather_evidence
+from declaration_assets.drafting.evidence import gather_evidence
 from declaration_assets.extraction.models import DocumentInfo, ExtractedCase, PageText
 from declaration_assets.requirements import load_requirements
 from declaration_assets.retrieval.coverage import (

@@ -14,12 +14,12 @@ from declaration_assets.extraction.assets import ExtractionConfig, extracted_tex
 from declaration_assets.extraction.letters import (
     LEDGER_FILE,
     assign_letters,
-    exhibit_letter,
     ledger_path,
     letter_index,
     load_ledger,
 )
 from declaration_assets.extraction.models import ExhibitLetter
+from declaration_assets.text import exhibit_letter
 
 from .pdfs import LEASE_PAGES, MARRIAGE_PAGES, POLICE_LINES, corrupt_bytes, text_pdf, to_bytes, write_case
 

@@ -13,14 +13,14 @@ from declaration_assets.extraction.pdf import (
     OcrSettings,
     assemble_case,
     blocks_to_text,
-    detect_language,
-    exhibit_letter,
     extract_case,
     extract_document,
     extract_document_cached,
     find_tessdata,
     ocr_settings,
 )
+from declaration_assets.extraction.language import detect_language
+from declaration_assets.text import exhibit_letter
 
 from .pdfs import (
     LEASE_PAGES,
