@@ -8,7 +8,8 @@ from pydantic import Field
 from ..cases.models import CaseRecord
 from ..extraction.models import ExtractedCase
 from ..llm.models import CallContext
-from ..llm.resources import LLMRouter, records_summary, records_table
+from ..llm.records import records_summary, records_table
+from ..llm.resources import LLMRouter
 from ..llm.routing import RoutingFileError, load_routes
 from ..orchestration.policies import (LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, llm_failure, permanent_failure,
                                       stop_on_interrupt)

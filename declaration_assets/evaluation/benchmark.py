@@ -16,60 +16,18 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from .. import settings
 from ..cases.models import load_case_record
-from ..drafting.models import Draft, Exhibit, Section
-from ..extraction.models import DocumentInfo, ExtractedCase, PageText
+from ..drafting.models import Draft
+from ..extraction.models import ExtractedCase
 from ..checks.evaluate import case_facts, length_bounds, required_elements
 from ..checks.rules import run_guards
 from ..requirements import load_requirements
+from .samples import draft_from_markdown, extracted_from_sources
 from .bertscore import BertScoreScorer, align_sections, clean, default_model, parse_reference, score_sections
-
-def sources_dir() -> Path:
-    return settings.current().data_dir / "case_sources"
-
-
-def extracted_from_sources(case_id: str, sources: Path | None = None) -> ExtractedCase:
-    """The case's documents as pages (one per `<!-- page -->` block of each source file), exhibits A, B, ..."""
-    sources = sources or sources_dir()
-    docs, pages = [], []
-    for i, src in enumerate(sorted((sources / case_id).glob("*.md"))):
-        text = src.read_text(encoding="utf-8")
-        m = re.match(r"^---\n(.*?)\n---\n", text, re.S)
-        meta = (yaml.safe_load(m.group(1)) or {}) if m else {}
-        blocks = (text[m.end():] if m else text).split("<!-- page -->")
-        name = src.with_suffix(".pdf").name
-        docs.append(DocumentInfo(name=name, title=meta.get("title", name), pages=len(blocks), exhibit=chr(ord("A") + i)))
-        pages += [PageText(document=name, page=n, method="text", language="und", text=b) for n, b in enumerate(blocks, 1)]
-    return ExtractedCase(case_id=case_id, documents=docs, pages=pages, failures=[])
-
-
-def draft_from_markdown(md: str, case_id: str, case_type: str, extracted: ExtractedCase, language: str = "en") -> Draft:
-    """A Draft whose sections are the `## Title` sections of a Markdown declaration (intro before the first)."""
-    title_to_id = {t: e for e, t in required_elements(case_type)}
-    declarant = re.search(r"^# Declaration of (.+)$", md, re.M).group(1).strip()
-    parts = re.split(r"^## (.+)$", md, flags=re.M)
-    sections = []
-    intro = [p.strip() for p in re.sub(r"^# .*$", "", parts[0], flags=re.M).split("\n\n") if p.strip()]
-    if intro:
-        sections.append(Section(kind="introduction", title="Introduction", paragraphs=intro))
-    for title, body in zip(parts[1::2], parts[2::2]):
-        title = title.strip()
-        if title in ("Exhibit List", "Certificate of Translation"):
-            continue
-        eid = title_to_id.get(title)
-        paras = [p.strip() for p in body.split("\n\n") if p.strip()]
-        sections.append(Section(kind="element" if eid else "closing", element_id=eid, title=title, paragraphs=paras))
-    exhibits = [Exhibit(letter=d.exhibit, document=d.name, title=d.title, pages=d.pages) for d in extracted.documents]
-    return Draft(case_id=case_id, model_config_name="reference", case_type=case_type, declarant_name=declarant,
-                 language=language, sections=sections, exhibits=exhibits, prompt_version="reference")
 
 
 @dataclass

@@ -17,7 +17,8 @@ from ..checks.checks import GUARDED_CHECK_SPECS, guard_check_result, guard_metad
 from ..checks.evaluate import case_facts, guard_draft
 from ..judging.models import JudgeScores
 from ..llm.models import CallContext
-from ..llm.resources import LLMRouter, records_summary, records_table
+from ..llm.records import records_summary, records_table
+from ..llm.resources import LLMRouter
 from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions

@@ -6,7 +6,8 @@ from pydantic import Field
 from ..cases.models import CaseRecord
 from ..drafting.models import Draft, Section
 from ..llm.models import CallContext
-from ..llm.resources import LLMRouter, records_summary, records_table
+from ..llm.records import records_summary, records_table
+from ..llm.resources import LLMRouter
 from ..orchestration.policies import LLM_POOL, LLM_RETRY_POLICY, LLMAssetConfig, stop_on_interrupt
 from ..orchestration.ui import ui_attributes
 from ..partitions import by_case_dimension, case_and_model, case_model_partitions

@@ -22,7 +22,6 @@ from typing import Any
 
 from ._litellm import litellm
 from .attempt import DeploymentAttempt
-from .budget import Budget, BudgetExhausted, time_budget
 from .cache import ResponseCache, cache_key
 from .litellm_config import known_price
 from .models import CallContext, Completion, LLMFailure, PermanentLLMFailure, PromptSpec, all_permanent
@@ -32,8 +31,6 @@ from .routing import Deployment, RoutingFile
 from .state import RouterState
 from .tokens import TokenCounter
 from .transport import warm_up
-
-__all__ = ["Budget", "BudgetExhausted", "RouterEngine", "register_models", "time_budget", "default_cache_dir"]
 
 
 def register_models(routes: RoutingFile) -> None:

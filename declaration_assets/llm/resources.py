@@ -20,15 +20,15 @@ from pydantic import Field, PrivateAttr
 
 from .. import settings
 from .cache import ResponseCache
-from .engine import Budget, RouterEngine, default_cache_dir, time_budget
+from .budget import Budget, time_budget
+from .engine import RouterEngine, default_cache_dir
 from .models import CallContext, Completion, CompletionClient, PromptSpec
-from .records import CallLog, records_markdown, records_summary, records_table
+from .records import CallLog
 from .routing import RoutingFile, load_routes, routes_hash
 from .routing_file import routes_path
 from .state import RouterState
 
 
-__all__ = ["LLMRouter", "records_table", "records_markdown", "records_summary"]
 
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from declaration_assets.cases.models import CaseRecord, load_case_record
 from declaration_assets.drafting.models import Draft
-from declaration_assets.evaluation import benchmark
+from declaration_assets.evaluation import samples
 from declaration_assets.extraction.models import ExtractedCase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +16,7 @@ REFERENCES = ROOT / "data" / "references"
 
 def extracted_from_sources(case_id: str) -> ExtractedCase:
     """The case's documents as `extracted_text` would give them: one PageText per `<!-- page -->` block."""
-    return benchmark.extracted_from_sources(case_id, ROOT / "data" / "case_sources")
+    return samples.extracted_from_sources(case_id, ROOT / "data" / "case_sources")
 
 
 def case_record(case_id: str) -> CaseRecord:
@@ -26,5 +26,5 @@ def case_record(case_id: str) -> CaseRecord:
 def draft_from_markdown(md: str, case_id: str, case_type: str, extracted: ExtractedCase,
                         element_titles: dict[str, str] | None = None, language: str = "en") -> Draft:
     """A Draft whose sections are the `## Title` sections of a Markdown declaration."""
-    d = benchmark.draft_from_markdown(md, case_id, case_type, extracted, language)
+    d = samples.draft_from_markdown(md, case_id, case_type, extracted, language)
     return d.model_copy(update={"model_config_name": "default", "prompt_version": "test"})

@@ -14,7 +14,7 @@ import pytest
 
 from declaration_assets import settings
 from declaration_assets.llm.cache import CachedAnswer, ResponseCache, case_keys
-from declaration_assets.llm.engine import BudgetExhausted
+from declaration_assets.llm.budget import BudgetExhausted
 from declaration_assets.llm.providers import adapter_for
 from declaration_assets.llm.models import CallContext, LLMFailure, PromptSpec
 from declaration_assets_tests.support.fake_llm import FakeLLM, router_wrapping
