@@ -34,7 +34,7 @@ def test_sensor_ingest_then_declaration_for_default(defs, tmp_path):
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     [request] = result.run_requests
 
-    ingest = defs.get_job_def(jobs.INGEST_JOB).execute_in_process(
+    ingest = defs.resolve_job_def(jobs.INGEST_JOB).execute_in_process(
         instance=instance, partition_key=request.partition_key, tags=request.tags
     )
     assert ingest.success
@@ -50,7 +50,7 @@ def test_sensor_ingest_then_declaration_for_default(defs, tmp_path):
     assert follow.partition_key == "vawa-0001|default"
     assert follow.tags[jobs.FINGERPRINT_TAG] == request.tags[jobs.FINGERPRINT_TAG]
 
-    declaration = defs.get_job_def(jobs.DECLARATION_JOB).execute_in_process(
+    declaration = defs.resolve_job_def(jobs.DECLARATION_JOB).execute_in_process(
         instance=instance, partition_key=follow.partition_key, tags=follow.tags
     )
     assert declaration.success
