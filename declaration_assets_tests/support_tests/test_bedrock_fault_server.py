@@ -173,8 +173,8 @@ def test_healthy_converse_and_stream_through_litellm(server):
     assert first.body["inferenceConfig"] == {"maxTokens": 50, "temperature": 0.2}
     assert first.prompt_tokens == PROMPT_TOKENS == count_tokens("You write declarations.") + count_tokens(
         "Say hello please") + 8
+    assert first.wait_done(2.0) and second.wait_done(2.0)  # the server has counted its last chunk
     assert second.chunks_sent == 10  # messageStart, six deltas, contentBlockStop, messageStop, metadata
-    assert first.wait_done(2.0) and second.wait_done(2.0)
     assert {first.outcome, second.outcome} == {"completed"}
 
 

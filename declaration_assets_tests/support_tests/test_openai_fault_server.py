@@ -65,9 +65,10 @@ def test_healthy_non_stream_and_stream_through_litellm(server):
     first, second = server.requests_to("/chat/completions")
     assert (first.stream, second.stream) == (False, True)
     assert first.body["messages"][1]["content"] == "Say hello please"
-    assert second.chunks_sent == 6 + 2  # six tokens, the final chunk, [DONE]
-    # The client may hold the last bytes before the server's thread records the outcome.
+    # The client may hold the last bytes before the server's thread has counted the last chunk and recorded the
+    # outcome: wait for the server to finish before reading either.
     assert first.wait_done(5.0) and second.wait_done(5.0)
+    assert second.chunks_sent == 6 + 2  # six tokens, the final chunk, [DONE]
     assert {first.outcome, second.outcome} == {"completed"}
 
 
