@@ -215,8 +215,7 @@ def router_call(router, spec: CallSpec, case_id: str) -> CallResult:
         records, ok = completion.records, bool(completion.text)
     except LLMFailure as failure:
         records, ok = failure.records, False
-    attempts = [Attempt(str(r.get("deployment")), str(r.get("outcome")), float(r.get("latency_s") or 0.0))
-                for r in records]
+    attempts = [Attempt(r.deployment, r.outcome, r.latency_s or 0.0) for r in records]
     return CallResult(ok, time.monotonic() - started, attempts)
 
 

@@ -10,7 +10,6 @@ LLM time is the union of the intervals during which at least one LLM call was in
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))
 import dagster as dg  # noqa: E402
 
 from declaration_assets import settings  # noqa: E402
+from declaration_assets.llm.records import CallLog  # noqa: E402
 
 
 def union_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -33,7 +33,7 @@ def union_seconds(intervals: list[tuple[float, float]]) -> float:
 
 
 def main() -> int:
-    records = [json.loads(line) for line in settings.current().call_log.read_text().splitlines()] if settings.current().call_log.exists() else []
+    records = CallLog(settings.current().call_log).read()
     instance = dg.DagsterInstance.get()
     runs = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]), limit=200)
     print("| job | partition | wall s | LLM s | everything else s | else share | LLM calls | cached answers |")
@@ -43,9 +43,9 @@ def main() -> int:
         if run.job_name not in ("ingest_job", "declaration_job"):
             continue
         wall = r.end_time - r.start_time
-        mine = [x for x in records if x.get("run_id") == run.run_id]
-        live = [x for x in mine if x["outcome"] != "cached"]
-        llm = union_seconds([(x["ts"] - (x.get("latency_s") or 0.0), x["ts"]) for x in live])
+        mine = [x for x in records if x.run_id == run.run_id]
+        live = [x for x in mine if x.outcome != "cached"]
+        llm = union_seconds([(x.ts - (x.latency_s or 0.0), x.ts) for x in live])
         print(f"| {run.job_name} | {run.tags.get('dagster/partition')} | {wall:.1f} | {llm:.1f} | {wall - llm:.1f} "
               f"| {(wall - llm) / wall:.1%} | {len(live)} | {len(mine) - len(live)} |")
     return 0
