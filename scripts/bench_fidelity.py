@@ -18,14 +18,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-# The model dimension of the partitions is read from the routing file at import: name the replay configuration.
-_ROUTES = Path(tempfile.gettempdir()) / f"bench_fidelity_routes_{os.getpid()}.yaml"
-_ROUTES.write_text("default: replay\ndeployments: {}\nmodel_configs:\n  replay: {}\n", encoding="utf-8")
-os.environ["DECLARATION_ROUTES"] = str(_ROUTES)
 
 from declaration_assets import settings  # noqa: E402
-from declaration_assets.evaluation.fidelity import SEED_KINDS, run_case, seed_counts  # noqa: E402
+from declaration_assets.evaluation.fidelity import SEED_KINDS, replay_routes, run_case, seed_counts  # noqa: E402
+
+# The model dimension of the partitions is read from the routing file when the definitions load, through its schema:
+# name the replay configuration in a valid file (each case's run writes its own, with the replay server's address).
+_ROUTES = Path(tempfile.gettempdir()) / f"bench_fidelity_routes_{os.getpid()}.yaml"
+_ROUTES.write_text(yaml.safe_dump(replay_routes("http://127.0.0.1:9/v1", "replay", None)), encoding="utf-8")
+os.environ["DECLARATION_ROUTES"] = str(_ROUTES)
 
 
 def main() -> int:
